@@ -1,0 +1,176 @@
+"""Named weight initialisers.
+
+An initialiser is a callable ``init(shape, rng, dtype) -> array``. ``fan_in``
+is ``shape[0]`` and ``fan_out`` is ``shape[-1]`` (Dense weights are
+``(in_features, units)``). Configs name them in snake case: ``he_uniform`` or
+``{uniform: {low: -0.5, high: 0.5}}``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array, DType, Shape
+from .registry import Registry
+
+
+class Initializer:
+    """Base class: subclasses implement :meth:`sample` in float64 maths, cast to ``dtype``."""
+
+    def __call__(self, shape: Shape, rng: np.random.Generator, dtype: DType) -> Array:
+        """Return a new array of ``shape`` and ``dtype`` drawn from ``rng``."""
+        return self.sample(shape, rng).astype(dtype, copy=False)
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        """Draw the values (any float dtype)."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, for configs and saved models."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Initializer) and type(other) is type(self) \
+            and other.get_config() == self.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+
+INITIALIZERS: Registry[type[Initializer]] = Registry("initializer")
+
+
+def _fans(shape: Shape) -> tuple[int, int]:
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return shape[0], shape[-1]
+
+
+@INITIALIZERS.register(name="zeros")
+class Zeros(Initializer):
+    """All zeros."""
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        return np.zeros(shape)
+
+
+@INITIALIZERS.register(name="ones")
+class Ones(Initializer):
+    """All ones."""
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        return np.ones(shape)
+
+
+@INITIALIZERS.register(name="uniform")
+class Uniform(Initializer):
+    """Uniform on ``[low, high)``; the seeds use ``uniform(-0.5, 0.5)``.
+
+    Args:
+        low: lower bound.
+        high: upper bound, greater than ``low``.
+    """
+
+    def __init__(self, low: float = -0.05, high: float = 0.05) -> None:
+        if not high > low:
+            raise ValueError(f"uniform needs high > low, got low={low}, high={high}")
+        self.low = float(low)
+        self.high = float(high)
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        return rng.uniform(self.low, self.high, size=shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
+
+
+@INITIALIZERS.register(name="normal")
+class Normal(Initializer):
+    """Normal with mean ``mean`` and standard deviation ``std``.
+
+    Args:
+        std: standard deviation, positive.
+        mean: mean.
+    """
+
+    def __init__(self, std: float = 0.05, mean: float = 0.0) -> None:
+        if not std > 0:
+            raise ValueError(f"normal needs std > 0, got {std}")
+        self.std = float(std)
+        self.mean = float(mean)
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        return rng.normal(self.mean, self.std, size=shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"std": self.std, "mean": self.mean}
+
+
+@INITIALIZERS.register(name="he_uniform")
+class HeUniform(Initializer):
+    """He/Kaiming uniform: ``U(-l, l)`` with ``l = sqrt(6 / fan_in)``; suits ReLU."""
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        limit = math.sqrt(6.0 / _fans(shape)[0])
+        return rng.uniform(-limit, limit, size=shape)
+
+
+@INITIALIZERS.register(name="he_normal")
+class HeNormal(Initializer):
+    """He/Kaiming normal: ``N(0, 2 / fan_in)``; suits ReLU."""
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        return rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), size=shape)
+
+
+@INITIALIZERS.register(name="glorot_uniform")
+class GlorotUniform(Initializer):
+    """Glorot/Xavier uniform: ``U(-l, l)`` with ``l = sqrt(6 / (fan_in + fan_out))``."""
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        fan_in, fan_out = _fans(shape)
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=shape)
+
+
+@INITIALIZERS.register(name="glorot_normal")
+class GlorotNormal(Initializer):
+    """Glorot/Xavier normal: ``N(0, 2 / (fan_in + fan_out))``."""
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        fan_in, fan_out = _fans(shape)
+        return rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+
+
+InitializerLike = Initializer | str | dict[str, Any]
+
+
+def get_initializer(spec: InitializerLike) -> Initializer:
+    """Resolve ``"he_uniform"``, ``{"uniform": {"low": -0.5, "high": 0.5}}`` or an instance.
+
+    Raises:
+        layernet.registry.UnknownNameError: for an unregistered name.
+        ValueError / TypeError: for bad arguments.
+    """
+    if isinstance(spec, Initializer):
+        return spec
+    if isinstance(spec, str):
+        return INITIALIZERS.get(spec)()
+    if isinstance(spec, dict) and len(spec) == 1:
+        (name, args), = spec.items()
+        return INITIALIZERS.get(name)(**(args or {}))
+    raise TypeError(f"an initializer is a name or a one-key mapping {{name: {{args}}}}, got {spec!r}")
+
+
+def initializer_config(init: Initializer) -> str | dict[str, Any]:
+    """The inverse of :func:`get_initializer`: a name, or ``{name: args}`` when it has arguments."""
+    name = INITIALIZERS.name_of(type(init))
+    args = init.get_config()
+    return {name: args} if args else name

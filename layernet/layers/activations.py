@@ -1,0 +1,141 @@
+"""Element-wise activation layers and Softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._typing import Array
+from ..fusion import is_logit_gradient, mark_probabilities, plain
+from .base import Layer, register_layer
+
+
+class _Activation(Layer):
+    """An activation whose backward needs only its cached output ``Y`` (or input ``X``)."""
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._cache: Array | None = None
+
+    def _cached(self) -> Array:
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._cache
+
+    def clear_cache(self) -> None:
+        self._cache = None
+
+
+@register_layer
+class ReLU(_Activation):
+    """``Y = max(X, 0)``; ``dX = dY · [X > 0]`` (the gradient at 0 is 0).
+
+    Shape: any; output shape equals input shape.
+    """
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        y = np.maximum(x, 0)
+        self._cache = y
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        return dY * (self._cached() > 0)
+
+
+@register_layer
+class LeakyReLU(_Activation):
+    """``Y = X`` where ``X > 0``, else ``alpha · X``.
+
+    Args:
+        alpha: slope for negative inputs, ``0 <= alpha < 1`` (default 0.01).
+
+    Shape: any; output shape equals input shape.
+    """
+
+    def __init__(self, alpha: float = 0.01, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        if not 0 <= alpha < 1:
+            raise ValueError(f"LeakyReLU alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        self._cache = x
+        y: Array = np.where(x > 0, x, x * self.alpha)
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        dX: Array = np.where(self._cached() > 0, dY, dY * self.alpha)
+        return dX
+
+
+@register_layer
+class Sigmoid(_Activation):
+    """``Y = 1 / (1 + exp(−X))``, computed without overflow; ``dX = dY · Y · (1 − Y)``.
+
+    Shape: any; output shape equals input shape.
+    """
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        y = sigmoid(x)
+        self._cache = y
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        y = self._cached()
+        return dY * y * (1 - y)
+
+
+@register_layer
+class Tanh(_Activation):
+    """``Y = tanh(X)``; ``dX = dY · (1 − Y²)``.
+
+    Shape: any; output shape equals input shape.
+    """
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        y = np.tanh(x)
+        self._cache = y
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        y = self._cached()
+        return dY * (1 - y * y)
+
+
+@register_layer
+class Softmax(_Activation):
+    """``Y = exp(X − max X) / Σ exp(X − max X)`` over the last axis.
+
+    ``backward`` is the Jacobian-vector product ``dX = Y · (dY − Σ(dY·Y))``.
+    Followed by :class:`layernet.CrossEntropy`, the pair is fused: the loss
+    hands back ``(Y − T)/m`` as the gradient of the logits and this layer
+    passes it through (see :mod:`layernet.fusion`).
+
+    Shape: Input ``(batch, classes)``; output the same.
+    """
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        y = softmax(x)
+        self._cache = y
+        return mark_probabilities(y, x)
+
+    def backward(self, dY: Array) -> Array:
+        if is_logit_gradient(dY):
+            return plain(dY)
+        y = self._cached()
+        dX: Array = y * (dY - np.sum(dY * y, axis=-1, keepdims=True))
+        return dX
+
+
+def softmax(x: Array) -> Array:
+    """Row-wise softmax over the last axis, stable for any finite input. ``(..., k) -> (..., k)``."""
+    y: Array = x - x.max(axis=-1, keepdims=True)
+    np.exp(y, out=y)
+    y /= y.sum(axis=-1, keepdims=True)
+    return y
+
+
+def sigmoid(x: Array) -> Array:
+    """Element-wise logistic function without overflow for large ``|x|``."""
+    e = np.exp(-np.abs(x))
+    out: Array = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return out

@@ -1,0 +1,202 @@
+"""Loss functions: ``forward(y_pred, y_true) -> float`` and ``backward() -> dL/dy_pred``.
+
+Every loss averages over the batch, so ``backward`` already carries the
+``1/m`` the seeds write in ``dW = 1/m · dZ·Aᵀ``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._typing import Array
+from .fusion import logits_of, mark_logit_gradient
+from .layers.activations import sigmoid, softmax
+from .registry import Registry
+
+
+class Loss:
+    """Base class of losses.
+
+    ``forward(y_pred, y_true)`` returns the mean loss over the batch as a
+    float and caches what ``backward`` needs; ``backward()`` returns
+    ``dL/dy_pred`` with the shape of ``y_pred``.
+    """
+
+    def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
+        """Mean loss of predictions ``y_pred`` ``(batch, ...)`` against targets ``y_true``."""
+        raise NotImplementedError
+
+    def backward(self) -> Array:
+        """``dL/dy_pred`` for the last :meth:`forward` call, shape of ``y_pred``."""
+        raise NotImplementedError
+
+    def __call__(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
+        return self.forward(y_pred, y_true)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, for configs and saved models."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+LOSSES: Registry[type[Loss]] = Registry("loss")
+
+#: Probabilities are clipped to ``[EPSILON, 1 − EPSILON]`` where the loss has no logits.
+EPSILON = 1e-7
+
+
+def one_hot(labels: npt.NDArray[Any], classes: int, dtype: Any = np.float32) -> Array:
+    """Integer labels ``(batch,)`` to a one-hot matrix ``(batch, classes)``."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must be in [0, {classes - 1}], got values "
+                         f"from {labels.min()} to {labels.max()}")
+    out = np.zeros((labels.shape[0], classes), dtype=dtype)
+    out[np.arange(labels.shape[0]), labels] = 1
+    return out
+
+
+def as_targets(y_true: npt.NDArray[Any], like: Array) -> Array:
+    """Targets as an array shaped like ``like``: integer labels are one-hot encoded."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 1 and like.ndim == 2 and np.issubdtype(y_true.dtype, np.integer):
+        return one_hot(y_true, like.shape[1], like.dtype)
+    if y_true.shape != like.shape:
+        raise ValueError(f"targets of shape {y_true.shape} do not match predictions of shape {like.shape}")
+    return y_true.astype(like.dtype, copy=False)
+
+
+@LOSSES.register
+class CrossEntropy(Loss):
+    """Categorical cross-entropy ``L = −1/m Σ_i Σ_k T_ik · log P_ik``.
+
+    ``y_true`` is integer labels ``(batch,)`` or one-hot ``(batch, classes)``.
+
+    * After a :class:`layernet.Softmax` layer the two are fused: the loss is
+      computed from the logits ``Z`` as ``logsumexp(Z) − Z_y`` (finite for any
+      finite logits) and ``backward`` returns exactly ``(P − T)/m`` for the
+      logits — the seeds' ``dZ2 = A2 − Y`` with the mean's ``1/m``.
+    * ``from_logits=True``: ``y_pred`` are logits ``Z`` (no Softmax layer);
+      ``backward`` returns ``(softmax(Z) − T)/m``.
+    * Otherwise ``y_pred`` are probabilities, clipped to ``[1e-7, 1]``.
+
+    Args:
+        from_logits: whether ``y_pred`` are logits rather than probabilities.
+
+    Shape:
+        y_pred ``(batch, classes)``; y_true ``(batch,)`` ints or ``(batch, classes)``.
+    """
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+        self._grad: Array | None = None
+
+    def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
+        logits = y_pred if self.from_logits else logits_of(y_pred)
+        targets = as_targets(y_true, y_pred)
+        m = y_pred.shape[0]
+        if logits is None:
+            probs = np.clip(y_pred, EPSILON, None)
+            self._grad = -targets / probs / m
+            return float(-np.sum(targets * np.log(probs)) / m)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        loss = float(np.sum(targets * (log_norm - shifted)) / m)
+        probs = softmax(logits) if self.from_logits else np.asarray(y_pred)
+        grad = (probs * targets.sum(axis=1, keepdims=True) - targets) / m
+        self._grad = grad if self.from_logits else mark_logit_gradient(grad)
+        return loss
+
+    def backward(self) -> Array:
+        if self._grad is None:
+            raise RuntimeError("CrossEntropy.backward called before forward")
+        return self._grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+@LOSSES.register
+class MSE(Loss):
+    """Mean squared error over every element: ``L = 1/(m·n) Σ (ŷ − y)²``.
+
+    ``backward`` returns ``2(ŷ − y)/(m·n)``. This is PyTorch's and Keras's
+    convention; the seeds write ``1/(2m) Σ (ŷ − y)²`` (sum over units, half the
+    square), which differs by the constant factor ``n/2`` and so only rescales
+    the learning rate. Integer labels are one-hot encoded.
+
+    Shape: y_pred ``(batch, n)``; y_true ``(batch, n)`` or ``(batch,)`` ints.
+    """
+
+    def __init__(self) -> None:
+        self._grad: Array | None = None
+
+    def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
+        diff = np.asarray(y_pred) - as_targets(y_true, y_pred)
+        self._grad = diff * (2 / diff.size)
+        return float(np.mean(diff * diff))
+
+    def backward(self) -> Array:
+        if self._grad is None:
+            raise RuntimeError("MSE.backward called before forward")
+        return self._grad
+
+
+@LOSSES.register
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy over every element:
+    ``L = −1/N Σ [y·log p + (1 − y)·log(1 − p)]``.
+
+    With ``from_logits=True`` ``y_pred`` are logits ``z`` and the loss is the
+    stable ``max(z, 0) − z·y + log(1 + exp(−|z|))`` with gradient
+    ``(σ(z) − y)/N``; otherwise probabilities are clipped to ``[1e-7, 1 − 1e-7]``.
+
+    Args:
+        from_logits: whether ``y_pred`` are logits rather than probabilities.
+
+    Shape: y_pred ``(batch, k)``; y_true of the same shape (or ``(batch,)`` when k = 1), values in [0, 1].
+    """
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+        self._grad: Array | None = None
+
+    def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
+        y = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape)
+        n = y_pred.size
+        if self.from_logits:
+            z = np.asarray(y_pred)
+            self._grad = (sigmoid(z) - y) / n
+            return float(np.sum(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))) / n)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        self._grad = (p - y) / (p * (1 - p)) / n
+        return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)) / n)
+
+    def backward(self) -> Array:
+        if self._grad is None:
+            raise RuntimeError("BinaryCrossEntropy.backward called before forward")
+        return self._grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+def get_loss(spec: Loss | str | dict[str, Any]) -> Loss:
+    """Resolve ``"CrossEntropy"``, ``{"type": "CrossEntropy", "from_logits": True}`` or an instance."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str):
+        return LOSSES.get(spec)()
+    args = dict(spec)
+    return LOSSES.get(args.pop("type"))(**args)
+
+
+def loss_config(loss: Loss) -> dict[str, Any]:
+    """``{"type": registered name, **loss.get_config()}``."""
+    return {"type": LOSSES.name_of(type(loss)), **loss.get_config()}
