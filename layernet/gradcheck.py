@@ -52,7 +52,8 @@ class GradcheckReport:
 
 
 def gradcheck(target: Layer | Sequential | Loss, input_shape: Shape, *,
-              targets: npt.NDArray[Any] | None = None, loss: Loss | None = None,
+              inputs: npt.ArrayLike | None = None, targets: npt.NDArray[Any] | None = None,
+              loss: Loss | None = None,
               training: bool = False, batch_size: int = 3, seed: int = 0, eps: float = 1e-6,
               tolerance: float = 1e-6, raise_on_failure: bool = True) -> GradcheckReport:
     """Compare analytic gradients with central differences in float64.
@@ -72,6 +73,8 @@ def gradcheck(target: Layer | Sequential | Loss, input_shape: Shape, *,
     Args:
         target: what to check.
         input_shape: one sample's shape (batch excluded).
+        inputs: the input to check at, ``(batch, *input_shape)`` (default: standard
+            normal); losses on probabilities need values in (0, 1).
         targets: targets for a loss (default: random integer labels).
         loss: for a model, the loss to differentiate instead of a random projection.
         training: run layers in training mode.
@@ -85,7 +88,8 @@ def gradcheck(target: Layer | Sequential | Loss, input_shape: Shape, *,
         A :class:`GradcheckReport`.
     """
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch_size, *input_shape))
+    x = (rng.standard_normal((batch_size, *input_shape)) if inputs is None
+         else np.array(inputs, dtype=np.float64))
     if isinstance(target, Loss):
         objective = _loss_objective(target, x, targets, rng)
     else:

@@ -1,0 +1,1 @@
+"""Networks and runs in YAML."""

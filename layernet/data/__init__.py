@@ -1,0 +1,1 @@
+"""Data: readers for IDX, Kaggle CSV and npz files, the embedded sample and downloads."""

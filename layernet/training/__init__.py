@@ -1,0 +1,1 @@
+"""Training: settings, the fit loop, callbacks, metrics and history."""
