@@ -1,0 +1,1 @@
+"""Examples for layernet; ``examples.custom_layers`` is a plugin module configs can load."""

@@ -1,0 +1,300 @@
+"""Layers: gradient checks over the whole registry, and each layer's own rules.
+
+``LAYER_CASES`` holds constructor arguments and an input shape for every
+built-in layer; a built-in registered without an entry fails
+``test_every_builtin_layer_has_cases`` (and its own gradcheck), so a new
+layer cannot slip in unchecked. ``tests/test_model.py`` reuses the table for
+the get_config/from_config round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layernet as ln
+from layernet.layers.base import Layer
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """One way to build a layer: constructor ``kwargs``, a sample ``input_shape``,
+    and extra :func:`layernet.gradcheck` options (e.g. ``training=True``)."""
+
+    kwargs: dict[str, Any]
+    input_shape: tuple[int, ...]
+    check: dict[str, Any] = field(default_factory=dict)
+
+
+LAYER_CASES: dict[str, list[LayerCase]] = {
+    "Dense": [LayerCase({"units": 3}, (4,)),
+              LayerCase({"units": 2, "use_bias": False, "init": "he_normal"}, (5,)),
+              LayerCase({"units": 4, "init": {"uniform": {"low": -0.5, "high": 0.5}},
+                         "bias_init": {"normal": {"std": 0.1}}, "name": "hidden"}, (3,))],
+    "Dropout": [LayerCase({"rate": 0.4}, (6,), {"training": True}),
+                LayerCase({"rate": 0.4}, (2, 3), {"training": False}),
+                LayerCase({"rate": 0.0}, (5,), {"training": True})],
+    "Flatten": [LayerCase({}, (2, 3)), LayerCase({}, (2, 3, 2))],
+    "Reshape": [LayerCase({"shape": [3, 2]}, (6,)), LayerCase({"shape": (4, 3)}, (2, 6))],
+    "ReLU": [LayerCase({}, (5,)), LayerCase({}, (2, 3))],
+    "LeakyReLU": [LayerCase({"alpha": 0.2}, (5,)), LayerCase({}, (2, 3))],
+    "Sigmoid": [LayerCase({}, (5,))],
+    "Tanh": [LayerCase({}, (5,))],
+    "Softmax": [LayerCase({}, (4,))],
+}
+
+
+def builtin_layer_names() -> list[str]:
+    """Names of the layers layernet itself registers (plugins loaded by other tests excluded)."""
+    return [name for name, cls in ln.LAYERS.items() if cls.__module__.startswith("layernet.")]
+
+
+def layer_cases() -> list[Any]:
+    """``pytest.param(name, case)`` for every case of every built-in layer."""
+    return [pytest.param(name, case, id=f"{name}-{i}")
+            for name in builtin_layer_names() for i, case in enumerate(LAYER_CASES.get(name, []))]
+
+
+def make(name: str, case: LayerCase) -> Layer:
+    """A fresh, unbuilt layer for ``case``."""
+    return ln.LAYERS.get(name)(**case.kwargs)
+
+
+def test_every_builtin_layer_has_cases() -> None:
+    missing = [name for name in builtin_layer_names() if not LAYER_CASES.get(name)]
+    assert not missing, f"add LAYER_CASES entries for the built-in layers {missing}"
+
+
+@pytest.mark.parametrize("name", builtin_layer_names())
+def test_builtin_layer_gradients_float64(name: str) -> None:
+    for case in LAYER_CASES[name]:
+        report = ln.gradcheck(make(name, case), case.input_shape, **case.check)
+        assert report.passed and report.tolerance <= 1e-6
+        assert "input" in report.errors
+
+
+@pytest.mark.parametrize("name,case", layer_cases())
+def test_gradcheck_covers_every_parameter(name: str, case: LayerCase) -> None:
+    layer = make(name, case)
+    layer.build(case.input_shape, rng=np.random.default_rng(0), dtype=np.float64)
+    report = ln.gradcheck(layer, case.input_shape, **case.check)
+    assert set(report.errors) == {"input"} | {f"layers.0.{p.name}" for p in layer.parameters()}
+
+
+# -- models and the fused Softmax + CrossEntropy path -------------------------------------------
+
+def test_model_ending_in_softmax_checked_with_cross_entropy() -> None:
+    model = ln.Sequential([ln.Dense(5), ln.Tanh(), ln.Dense(4), ln.Softmax()],
+                          input_shape=(3,), seed=1)
+    report = ln.gradcheck(model, (3,), loss=ln.CrossEntropy(), batch_size=4)
+    assert report.passed
+    assert set(report.errors) == {"input", "layers.0.weight", "layers.0.bias",
+                                  "layers.2.weight", "layers.2.bias"}
+
+
+def test_model_with_dropout_and_reshape_in_training_mode() -> None:
+    model = ln.Sequential([ln.Reshape([6]), ln.Dense(4), ln.LeakyReLU(0.1), ln.Dropout(0.3),
+                           ln.Dense(3), ln.Sigmoid()], input_shape=(2, 3), seed=2)
+    assert ln.gradcheck(model, (2, 3), training=True, loss=ln.MSE(),
+                        targets=np.random.default_rng(0).random((3, 3))).passed
+
+
+# -- losses ------------------------------------------------------------------------------------
+
+_rng = np.random.default_rng(7)
+_probs = _rng.uniform(0.05, 0.95, size=(4, 3))
+LOSS_CASES: dict[str, list[dict[str, Any]]] = {
+    "CrossEntropy": [
+        {"kwargs": {"from_logits": True}, "targets": np.array([0, 2, 1, 2])},
+        {"kwargs": {"from_logits": True}, "targets": np.eye(3)[[1, 1, 0, 2]]},
+        {"kwargs": {}, "targets": np.array([2, 0, 1, 1]), "inputs": _probs},
+        {"kwargs": {}, "targets": np.eye(3)[[0, 2, 2, 1]], "inputs": _probs},
+    ],
+    "MSE": [
+        {"kwargs": {}, "targets": _rng.standard_normal((4, 3))},
+        {"kwargs": {}, "targets": np.array([1, 0, 2, 2])},
+    ],
+    "BinaryCrossEntropy": [
+        {"kwargs": {}, "targets": (_rng.random((4, 3)) > 0.5).astype(float), "inputs": _probs},
+        {"kwargs": {"from_logits": True}, "targets": (_rng.random((4, 3)) > 0.5).astype(float)},
+        {"kwargs": {"from_logits": True}, "targets": _rng.random((4, 3))},
+    ],
+}
+
+
+def builtin_loss_names() -> list[str]:
+    """Names of the losses layernet itself registers."""
+    return [name for name, cls in ln.LOSSES.items() if cls.__module__.startswith("layernet.")]
+
+
+def test_every_loss_has_cases() -> None:
+    missing = [name for name in builtin_loss_names() if not LOSS_CASES.get(name)]
+    assert not missing, f"add LOSS_CASES entries for the losses {missing}"
+
+
+@pytest.mark.parametrize("name", builtin_loss_names())
+def test_loss_gradients_float64(name: str) -> None:
+    for case in LOSS_CASES[name]:
+        loss = ln.LOSSES.get(name)(**case["kwargs"])
+        report = ln.gradcheck(loss, (3,), inputs=case.get("inputs"), targets=case["targets"],
+                              batch_size=4)
+        assert report.passed, f"{loss!r}: {report}"
+
+
+# -- gradcheck itself must fail loudly -----------------------------------------------------------
+
+class _WrongSquare(Layer):
+    """``Y = X²`` with a backward that forgets the factor 2 (a deliberate bug)."""
+
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        self._x = x
+        return x * x
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        return dY * self._x
+
+
+class _WrongBias(Layer):
+    """``Y = X + b`` whose backward adds the wrong gradient into ``b``."""
+
+    def create_parameters(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
+        self.bias = self.add_parameter("bias", input_shape, "zeros", rng)
+
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        return x + self.bias.value
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        self.bias.grad += dY.mean(axis=0)
+        return dY
+
+
+def test_gradcheck_raises_for_a_wrong_input_gradient() -> None:
+    with pytest.raises(ln.GradientCheckError, match=r"_WrongSquare.*FAILED"):
+        ln.gradcheck(_WrongSquare(), (4,))
+
+
+def test_gradcheck_raises_for_a_wrong_parameter_gradient() -> None:
+    with pytest.raises(ln.GradientCheckError, match=r"layers\.0\.bias .* FAIL"):
+        ln.gradcheck(_WrongBias(), (4,))
+    report = ln.gradcheck(_WrongBias(), (4,), raise_on_failure=False)
+    assert not report.passed
+    assert report.errors["input"] <= 1e-6 < report.errors["layers.0.bias"]
+    assert isinstance(ln.GradientCheckError("x"), ln.LayernetError)
+
+
+# -- behaviour of individual layers ----------------------------------------------------------------
+
+def _built(layer: Layer, shape: tuple[int, ...], seed: int = 0) -> Layer:
+    layer.build(shape, rng=np.random.default_rng(seed), dtype=np.float64)
+    return layer
+
+
+def test_relu_and_leaky_relu_values() -> None:
+    x = np.array([[-2.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(_built(ln.ReLU(), (3,)).forward(x), [[0.0, 0.0, 3.0]])
+    leaky = _built(ln.LeakyReLU(0.25), (3,))
+    np.testing.assert_array_equal(leaky.forward(x), [[-0.5, 0.0, 3.0]])
+    np.testing.assert_array_equal(leaky.backward(np.ones_like(x)), [[0.25, 0.25, 1.0]])
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.0, 2.0])
+def test_leaky_relu_rejects_bad_alpha(alpha: float) -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        ln.LeakyReLU(alpha)
+
+
+def test_sigmoid_is_finite_and_exact_at_extremes() -> None:
+    y = _built(ln.Sigmoid(), (3,)).forward(np.array([[-1000.0, 0.0, 1000.0]]))
+    np.testing.assert_array_equal(y, [[0.0, 0.5, 1.0]])
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, True])
+def test_dropout_rejects_bad_rate(rate: float) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        ln.Dropout(rate)
+
+
+def test_dropout_is_identity_in_inference_and_scales_in_training() -> None:
+    layer = _built(ln.Dropout(0.25), (1000,))
+    x = np.ones((20, 1000))
+    assert layer.forward(x) is x
+    y = layer.forward(x, training=True)
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], 1 / 0.75)
+    assert abs(1 - kept.mean() - 0.25) < 0.01
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), y)
+
+
+def test_dropout_masks_follow_the_seed() -> None:
+    def mask(seed: int) -> np.ndarray:
+        return _built(ln.Dropout(0.5), (50,), seed).forward(np.ones((4, 50)), training=True)
+
+    np.testing.assert_array_equal(mask(3), mask(3))
+    assert not np.array_equal(mask(3), mask(4))
+
+
+def test_flatten_and_reshape_shapes() -> None:
+    x = np.arange(24.0).reshape(2, 3, 4)
+    flatten = _built(ln.Flatten(), (3, 4))
+    assert flatten.output_shape == (12,)
+    np.testing.assert_array_equal(flatten.backward(flatten.forward(x)), x)
+    reshape = _built(ln.Reshape((4, 3)), (3, 4))
+    assert reshape.forward(x).shape == (2, 4, 3)
+    with pytest.raises(ln.ShapeError, match=r"cannot reshape \(3, 4\)"):
+        ln.Reshape((5,)).build((3, 4), rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("shape", [[], [0, 2], [-1]])
+def test_reshape_rejects_bad_shape(shape: list[int]) -> None:
+    with pytest.raises(ValueError, match="Reshape shape"):
+        ln.Reshape(shape)
+
+
+@pytest.mark.parametrize("units", [0, -3, 2.5, True, "10"])
+def test_dense_rejects_bad_units(units: Any) -> None:
+    with pytest.raises(ValueError, match="units must be a positive integer"):
+        ln.Dense(units)
+
+
+def test_dense_needs_flat_input() -> None:
+    with pytest.raises(ln.ShapeError, match="Flatten"):
+        ln.Dense(3).build((2, 2), rng=np.random.default_rng(0))
+
+
+def test_dense_parameter_shapes_and_no_bias() -> None:
+    layer = _built(ln.Dense(3), (5,))
+    assert layer.weight.shape == (5, 3) and layer.bias is not None and layer.bias.shape == (3,)
+    no_bias = _built(ln.Dense(3, use_bias=False), (5,))
+    assert [p.name for p in no_bias.parameters()] == ["weight"]
+
+
+@pytest.mark.parametrize("name", ["Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "LeakyReLU"])
+def test_backward_before_forward_is_an_error(name: str) -> None:
+    case = LAYER_CASES[name][0]
+    layer = _built(make(name, case), case.input_shape)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.ones((2, *layer.output_shape)))
+
+
+def test_backward_accumulates_parameter_gradients() -> None:
+    layer = _built(ln.Dense(2), (3,))
+    x, dY = np.ones((4, 3)), np.ones((4, 2))
+    layer.forward(x)
+    layer.backward(dY)
+    once = layer.weight.grad.copy()
+    layer.backward(dY)
+    np.testing.assert_allclose(layer.weight.grad, 2 * once)
+
+
+def test_layers_do_not_modify_inputs() -> None:
+    for name in builtin_layer_names():
+        for case in LAYER_CASES[name]:
+            layer = _built(make(name, case), case.input_shape)
+            x = np.random.default_rng(0).standard_normal((3, *case.input_shape))
+            before = x.copy()
+            y = layer.forward(x, training=True)
+            layer.backward(np.ones_like(y))
+            np.testing.assert_array_equal(x, before, err_msg=name)

@@ -1,0 +1,214 @@
+"""Optimisers: hyperparameter checks, update rules, packed buffers and saved state.
+
+The exact agreement with ``torch.optim`` lives in ``test_torch_oracle.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layernet as ln
+from layernet.optimizers import get_optimizer, optimizer_config
+
+#: One configuration of each optimiser family and option.
+OPTIMIZER_SPECS: list[dict[str, Any]] = [
+    {"type": "SGD", "lr": 0.1},
+    {"type": "SGD", "lr": 0.05, "momentum": 0.9},
+    {"type": "SGD", "lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01},
+    {"type": "Adam", "lr": 0.01},
+    {"type": "Adam", "lr": 0.01, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.1},
+    {"type": "AdamW", "lr": 0.01, "weight_decay": 0.05},
+]
+
+
+def _model(seed: int = 0) -> ln.Sequential:
+    return ln.Sequential([ln.Dense(4), ln.Tanh(), ln.Dense(3), ln.Softmax()],
+                         input_shape=(5,), seed=seed, dtype=np.float64)
+
+
+def _grads(model: ln.Sequential, step: int) -> None:
+    """Fill every gradient with values that depend on the step and the current weights."""
+    g = np.random.default_rng(step)
+    for p in model.parameters():
+        p.grad[...] = g.standard_normal(p.shape) + 0.1 * p.value
+
+
+def _train(model: ln.Sequential, optimizer: ln.Optimizer, steps: range) -> None:
+    for step in steps:
+        _grads(model, step)
+        optimizer.step()
+
+
+# -- hyperparameter validation -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("family", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("lr", [-1, 0, float("nan"), float("inf"), True])
+def test_learning_rate_must_be_positive(family: str, lr: float) -> None:
+    with pytest.raises(ValueError, match=rf"Invalid lr: {lr!r} \(must be > 0\)"):
+        get_optimizer({"type": family, "lr": lr}, _model().parameters())
+
+
+def test_invalid_lr_message_echoes_the_value() -> None:
+    with pytest.raises(ValueError, match=r"^Invalid lr: -1 "):
+        ln.SGD(_model().parameters(), lr=-1)
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"type": "SGD", "momentum": -0.5}, r"Invalid momentum: -0.5"),
+    ({"type": "SGD", "weight_decay": -1e-3}, r"Invalid weight_decay: -0.001"),
+    ({"type": "SGD", "nesterov": True}, r"nesterov momentum needs momentum > 0"),
+    ({"type": "Adam", "betas": [0.9, 1.0]}, r"Invalid betas\[1\]: 1.0 \(must be >= 0 and < 1\)"),
+    ({"type": "Adam", "betas": [-0.1, 0.9]}, r"Invalid betas\[0\]: -0.1"),
+    ({"type": "Adam", "betas": [0.9]}, r"betas must be two numbers"),
+    ({"type": "Adam", "eps": -1e-8}, r"Invalid eps: -1e-08"),
+    ({"type": "AdamW", "weight_decay": -0.01}, r"Invalid weight_decay: -0.01"),
+])
+def test_bad_hyperparameters_are_rejected(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        get_optimizer(spec, _model().parameters())
+
+
+def test_empty_parameter_list_is_rejected() -> None:
+    with pytest.raises(ValueError, match="empty parameter list"):
+        ln.Adam([])
+
+
+def test_unknown_optimizer_suggests_a_name() -> None:
+    with pytest.raises(KeyError, match="did you mean 'Adam'"):
+        get_optimizer("adam_", _model().parameters())
+
+
+@pytest.mark.parametrize("spec", OPTIMIZER_SPECS)
+def test_optimizer_config_round_trip(spec: dict[str, Any]) -> None:
+    optimizer = get_optimizer(spec, _model().parameters())
+    config = optimizer_config(optimizer)
+    again = get_optimizer(config, _model().parameters())
+    assert optimizer_config(again) == config
+    assert {k: v for k, v in config.items() if k in spec} == spec
+    assert repr(again).startswith(f"{spec['type']}(lr=")
+
+
+# -- update rules ----------------------------------------------------------------------------------
+
+def test_plain_sgd_is_the_seeds_gradient_descent() -> None:
+    model = _model()
+    before = model.get_weights()
+    _grads(model, 0)
+    grads = {n: p.grad.copy() for n, p in model.named_parameters().items()}
+    ln.SGD(model.parameters(), lr=0.1).step()
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-15)
+
+
+def test_adam_first_step_moves_each_weight_by_lr() -> None:
+    """With bias correction the first Adam step is ``lr · sign(g)`` (up to eps)."""
+    model = _model()
+    before = model.get_weights()
+    _grads(model, 0)
+    signs = {n: np.sign(p.grad) for n, p in model.named_parameters().items()}
+    ln.Adam(model.parameters(), lr=0.01).step()
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(before[name] - value, 0.01 * signs[name], rtol=1e-6)
+
+
+def test_adamw_decays_weights_even_without_gradient() -> None:
+    model = _model()
+    before = model.get_weights()
+    ln.AdamW(model.parameters(), lr=0.1, weight_decay=0.5).step()
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(value, before[name] * (1 - 0.1 * 0.5), rtol=1e-12)
+
+
+def test_a_changed_learning_rate_applies_to_the_next_step() -> None:
+    model = _model()
+    optimizer = ln.SGD(model.parameters(), lr=0.1)
+    optimizer.lr = 0.0125
+    before = model.get_weights()
+    _grads(model, 1)
+    grad = model[0].weight.grad.copy()
+    optimizer.step()
+    np.testing.assert_allclose(model[0].weight.value, before["layers.0.weight"] - 0.0125 * grad)
+
+
+# -- packed buffers ------------------------------------------------------------------------------
+
+def test_packed_model_parameters_form_a_single_group() -> None:
+    model = _model()
+    optimizer = ln.Adam(model.parameters())
+    assert len(optimizer._groups) == 1
+    value, grad = optimizer._groups[0]
+    assert value.size == model.num_parameters
+    assert all(np.shares_memory(p.value, value) and np.shares_memory(p.grad, grad)
+               for p in model.parameters())
+
+
+@pytest.mark.parametrize("spec", OPTIMIZER_SPECS)
+def test_loose_parameters_update_like_packed_ones(spec: dict[str, Any]) -> None:
+    packed = _model()
+    loose = _model()
+    params = [ln.Parameter(p.value.copy(), p.name) for p in loose.parameters()]
+    optimizer = get_optimizer(spec, params)
+    assert len(optimizer._groups) == len(params)
+    reference = get_optimizer(spec, packed.parameters())
+    for step in range(3):
+        _grads(packed, step)
+        for p, q in zip(params, packed.parameters()):
+            p.grad[...] = q.grad
+        reference.step()
+        optimizer.step()
+    for p, q in zip(params, packed.parameters()):
+        np.testing.assert_allclose(p.value, q.value, rtol=1e-14)
+
+
+def test_zero_grad_clears_the_models_gradients() -> None:
+    model = _model()
+    optimizer = ln.SGD(model.parameters())
+    _grads(model, 0)
+    optimizer.zero_grad()
+    assert all(not p.grad.any() for p in model.parameters())
+
+
+# -- state --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", OPTIMIZER_SPECS)
+def test_resuming_from_state_dict_equals_an_uninterrupted_run(spec: dict[str, Any]) -> None:
+    straight = _model()
+    _train(straight, get_optimizer(spec, straight.parameters()), range(10))
+
+    resumed = _model()
+    first = get_optimizer(spec, resumed.parameters())
+    _train(resumed, first, range(5))
+    state = {k: v.copy() for k, v in first.state_dict().items()}
+    second = get_optimizer(spec, resumed.parameters())
+    second.load_state_dict(state)
+    _train(resumed, second, range(5, 10))
+
+    assert second.steps == 10
+    for name, value in straight.get_weights().items():
+        np.testing.assert_array_equal(resumed.get_weights()[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("spec,slots", [
+    (OPTIMIZER_SPECS[0], set()), (OPTIMIZER_SPECS[1], {"momentum_buffer"}),
+    (OPTIMIZER_SPECS[3], {"exp_avg", "exp_avg_sq"}), (OPTIMIZER_SPECS[5], {"exp_avg", "exp_avg_sq"}),
+])
+def test_state_dict_holds_flat_slots_after_a_step(spec: dict[str, Any], slots: set[str]) -> None:
+    model = _model()
+    optimizer = get_optimizer(spec, model.parameters())
+    assert set(optimizer.state_dict()) == {"steps", "lr"}
+    _train(model, optimizer, range(1))
+    state = optimizer.state_dict()
+    assert set(state) == {"steps", "lr"} | slots
+    assert int(state["steps"]) == 1 and float(state["lr"]) == spec["lr"]
+    assert all(state[slot].shape == (model.num_parameters,) for slot in slots)
+
+
+def test_load_state_dict_rejects_a_state_of_another_size() -> None:
+    small, big = _model(), ln.Sequential([ln.Dense(7)], input_shape=(5,), dtype=np.float64)
+    source = ln.Adam(small.parameters())
+    _train(small, source, range(1))
+    with pytest.raises(ValueError, match=r"optimizer state 'exp_avg' has \d+ values, the parameters have 42"):
+        ln.Adam(big.parameters()).load_state_dict(source.state_dict())
