@@ -107,12 +107,14 @@ class Sequential:
     def backward(self, grad: Array) -> Array:
         """Back-propagate ``dL/dY`` ``(batch, *output_shape)``: adds into every parameter's
         ``grad`` and returns ``dL/dX`` ``(batch, *input_shape)``."""
+        grad = grad.astype(self.dtype, copy=False)
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return plain(grad)
 
     def backward_parameters(self, grad: Array) -> None:
         """Like :meth:`backward` but skips the input gradient of the first layer (training)."""
+        grad = grad.astype(self.dtype, copy=False)
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
         self.layers[0].backward_parameters(grad)

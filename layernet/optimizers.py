@@ -11,6 +11,7 @@ order, whatever the packing.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -255,7 +256,7 @@ def _groups(params: list[Parameter]) -> list[tuple[Array, Array]]:
 def _check(name: str, value: float, *, low: float, high: float | None = None,
            low_inclusive: bool = True) -> None:
     """Raise ``ValueError('Invalid <name>: <value>')`` outside the allowed range."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value >= low if low_inclusive else value > low)
     ok = ok and (high is None or value < high)
     if not ok:
