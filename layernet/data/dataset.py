@@ -54,3 +54,16 @@ class Dataset:
         """A dataset of rows ``index`` with the same preprocessing."""
         return Dataset(self.x[index], None if self.y is None else self.y[index],
                        self.scale, self.shift, self.name)
+
+
+@dataclass
+class DataSplits:
+    """The training set and, when the source has one, a labelled test set.
+
+    Attributes:
+        train: the labelled training samples ``(n, *sample_shape)``.
+        test: the labelled test samples ``(m, *sample_shape)``, or None.
+    """
+
+    train: Dataset
+    test: Dataset | None = None

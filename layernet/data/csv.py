@@ -1,0 +1,158 @@
+"""Kaggle digit-recognizer CSV files: ``label,pixel0,...,pixel783`` (or the pixels alone).
+
+Each data row is one 28×28 image, row-major, grey levels 0–255. A file with a
+``label`` column is a labelled set (training or test); without it the file
+is an unlabelled set for prediction (Kaggle's ``test.csv``). Errors name the
+file line (1-based, the header is line 1) and the column.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import DataError
+from ._files import atomic_write
+from .dataset import Dataset
+
+#: The image size of a Kaggle digit row.
+IMAGE_SHAPE = (28, 28)
+#: The pixel column names, in order.
+PIXEL_COLUMNS = tuple(f"pixel{i}" for i in range(IMAGE_SHAPE[0] * IMAGE_SHAPE[1]))
+LABEL_COLUMN = "label"
+_EXPECTED = "expected 'label,pixel0,...,pixel783' (785 columns) or 'pixel0,...,pixel783' (784)"
+
+
+def read_kaggle_csv(path: str | Path) -> Dataset:
+    """Read a Kaggle digit-recognizer CSV file.
+
+    Returns:
+        A Dataset with ``x`` ``(n, 28, 28)`` uint8 and ``y`` ``(n,)`` int64,
+        or ``y=None`` when the file has no ``label`` column.
+
+    Raises:
+        DataError: with the file, line and column, for a wrong header, an empty
+            or non-numeric cell, a pixel outside 0–255 or not an integer, or
+            a negative or fractional label.
+    """
+    path = Path(path)
+    frame = _read_frame(path)
+    labelled = _check_columns(frame, path)
+    frame = _drop_trailing_blank_lines(frame)
+    if len(frame) == 0:
+        raise DataError(f"{path}: no data rows after the header")
+    _check_cells(frame, path)
+    pixels = frame[list(PIXEL_COLUMNS)].to_numpy()
+    _check_range(pixels, path, PIXEL_COLUMNS, low=0, high=255)
+    x = pixels.astype(np.uint8).reshape(len(frame), *IMAGE_SHAPE)
+    if not labelled:
+        return Dataset(x, None, name=str(path))
+    labels = frame[[LABEL_COLUMN]].to_numpy()
+    _check_range(labels, path, (LABEL_COLUMN,), low=0, high=None)
+    return Dataset(x, labels[:, 0].astype(np.int64), name=str(path))
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """The file as a DataFrame; blank lines are kept (as empty rows) so line numbers stay right."""
+    try:
+        return pd.read_csv(path, skip_blank_lines=False, low_memory=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file; {_EXPECTED}") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: malformed CSV: {str(exc).strip()}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text CSV file (cannot decode it as UTF-8)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _check_columns(frame: pd.DataFrame, path: Path) -> bool:
+    """Check the header; return whether the file has a label column."""
+    names = [str(name) for name in frame.columns]
+    labelled = bool(names) and names[0] == LABEL_COLUMN
+    expected = [LABEL_COLUMN, *PIXEL_COLUMNS] if labelled else list(PIXEL_COLUMNS)
+    if len(names) != len(expected):
+        raise DataError(f"{path}: header has {len(names)} columns, {_EXPECTED}")
+    for number, (name, wanted) in enumerate(zip(names, expected, strict=True), start=1):
+        if name != wanted:
+            raise DataError(f"{path}: line 1, column {number} is named {name!r}, expected "
+                            f"{wanted!r} ({_EXPECTED})")
+    return labelled
+
+
+def _check_cells(frame: pd.DataFrame, path: Path) -> None:
+    """Every cell must be a number: report the first empty or non-numeric cell by line."""
+    bad = frame.isna().to_numpy()
+    for index, dtype in enumerate(frame.dtypes):
+        if not pd.api.types.is_numeric_dtype(dtype):
+            bad[:, index] = pd.to_numeric(frame.iloc[:, index], errors="coerce").isna().to_numpy()
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"{path}: line {row + 2}{_describe_cell(frame, row, col)}; every cell "
+                        "must be a number (pixels 0-255)")
+
+
+def _describe_cell(frame: pd.DataFrame, row: int, col: int) -> str:
+    empty = frame.iloc[row].isna().to_numpy()
+    if empty.all():
+        return ": empty line"
+    if empty[col]:
+        return f", column {frame.columns[col]}: empty cell"
+    return f", column {frame.columns[col]}: {frame.iat[row, col]!r} is not a number"
+
+
+def _drop_trailing_blank_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the empty rows that blank lines at the end of the file produce."""
+    filled = np.flatnonzero(~frame.isna().all(axis=1).to_numpy())
+    return frame.iloc[: filled[-1] + 1 if len(filled) else 0]
+
+
+def _check_range(values: npt.NDArray[Any], path: Path, names: tuple[str, ...],
+                 low: int, high: int | None) -> None:
+    """Every value must be an integer in ``[low, high]``; report the first that is not."""
+    bad = values < low
+    if high is not None:
+        bad |= values > high
+    if values.dtype.kind == "f":
+        bad |= values != np.floor(values)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        allowed = f"an integer {low}-{high}" if high is not None else f"an integer ≥ {low}"
+        value = values[row, col].item()
+        raise DataError(f"{path}: line {row + 2}, column {names[col]}: {value!r} is not {allowed}")
+
+
+def write_kaggle_csv(path: str | Path, x: npt.ArrayLike, y: npt.ArrayLike | None = None) -> Path:
+    """Write images (and labels) as a Kaggle digit-recognizer CSV file, atomically.
+
+    Args:
+        path: the destination.
+        x: ``(n, 28, 28)`` or ``(n, 784)`` integers 0–255.
+        y: ``(n,)`` integer labels, or None for an unlabelled file (no ``label`` column).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    pixels = np.asarray(x)
+    if pixels.ndim < 2 or math.prod(pixels.shape[1:]) != len(PIXEL_COLUMNS):
+        raise DataError(f"{path}: x must be (n, 28, 28) or (n, 784), got shape {pixels.shape}")
+    if pixels.dtype.kind not in "iu" or pixels.min(initial=0) < 0 or pixels.max(initial=0) > 255:
+        raise DataError(f"{path}: x must hold integers 0-255 (got dtype {pixels.dtype})")
+    frame = pd.DataFrame(pixels.reshape(len(pixels), -1), columns=list(PIXEL_COLUMNS))
+    if y is not None:
+        labels = np.asarray(y)
+        if labels.shape != (len(pixels),) or labels.dtype.kind not in "iu":
+            raise DataError(f"{path}: y must be ({len(pixels)},) integers, got {labels.dtype} "
+                            f"{labels.shape}")
+        frame.insert(0, LABEL_COLUMN, labels)
+    with atomic_write(path) as out:
+        frame.to_csv(out, index=False)
+    return path
