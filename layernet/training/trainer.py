@@ -1,0 +1,251 @@
+"""Trainer: the fit loop (minibatch or full batch), evaluation and prediction."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._typing import Array
+from ..data.dataset import Dataset
+from ..errors import ConfigError, DataError, LayernetError
+from ..fusion import plain
+from ..layers.activations import sigmoid, softmax
+from ..losses import BinaryCrossEntropy, CrossEntropy, Loss
+from ..model import Sequential
+from ..optimizers import Optimizer
+from ..schedules import Schedule
+from .arrays import as_dataset, check_fits, labels_of_dataset
+from .callbacks import BatchLogs, Callback, EarlyStopping
+from .history import History, Row
+from .metrics import Evaluation, evaluate, predicted_classes
+from .settings import TrainSettings
+
+Labels = npt.NDArray[np.integer[Any]]
+Batch = tuple[Array, Labels]
+
+#: Offsets into the trainer seed: independent streams for shuffling and the validation split.
+SHUFFLE_STREAM, SPLIT_STREAM = 0, 1
+
+
+class TrainingDivergedError(LayernetError):
+    """The training loss became nan or infinite."""
+
+
+class Trainer:
+    """Trains a built model on a :class:`~layernet.data.dataset.Dataset`.
+
+    Each epoch: set ``optimizer.lr`` from the schedule, draw one permutation of
+    the training rows (when shuffling), then per batch convert the rows to the
+    model dtype, run forward (training mode), loss, ``optimizer.zero_grad()``,
+    ``model.backward_parameters`` and ``optimizer.step()``; finally evaluate
+    the validation data in inference mode and append a row to :attr:`history`.
+
+    Args:
+        model: a built :class:`Sequential`.
+        loss: the loss, e.g. :class:`layernet.CrossEntropy`.
+        optimizer: an optimiser created on ``model.parameters()``; its ``lr``
+            at construction is the base rate the schedule scales.
+        schedule: learning rate per epoch, ``schedule(epoch, base_lr)``; None
+            keeps the base rate.
+        settings: epochs, batch size (or ``"full"``), shuffling, validation
+            split, early stopping and seed (default: the model's seed).
+        callbacks: hooks called during :meth:`fit`. An ``EarlyStopping`` built
+            from ``settings.early_stopping`` is appended when that is set.
+
+    Attributes:
+        epoch: epochs completed so far (``fit`` continues from here).
+        history: one row per completed epoch.
+        stop_training: set by a callback to end ``fit`` after the current epoch.
+        seed: seeds shuffling and the validation split.
+        shuffle_rng: the generator drawing each epoch's permutation.
+        validation_index: rows of the training data held out by
+            ``validation_split`` (None when there is no split).
+
+    Example:
+        >>> model = ln.Sequential([ln.Dense(10), ln.Softmax()], input_shape=(784,))
+        >>> trainer = Trainer(model, ln.CrossEntropy(), ln.SGD(model.parameters(), lr=0.5),
+        ...                   settings=TrainSettings(epochs=5, batch_size="full"))
+        >>> history = trainer.fit(train)
+    """
+
+    def __init__(self, model: Sequential, loss: Loss, optimizer: Optimizer, *,
+                 schedule: Schedule | None = None, settings: TrainSettings = TrainSettings(),
+                 callbacks: Sequence[Callback] = ()) -> None:
+        check_settings(settings)
+        if not model.built:
+            raise ValueError("the model is not built; build it (input_shape=...) before "
+                             "creating the optimizer and the Trainer")
+        if [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
+            raise ValueError("the optimizer does not update this model's parameters; create it "
+                             "with model.parameters() after the model is built")
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.schedule, self.settings = schedule, settings
+        self.callbacks = list(callbacks)
+        if settings.early_stopping is not None:
+            self.callbacks.append(EarlyStopping.from_settings(settings.early_stopping))
+        self.base_lr = optimizer.lr
+        self.seed = model.seed if settings.seed is None else settings.seed
+        self.shuffle_rng = np.random.default_rng([self.seed, SHUFFLE_STREAM])
+        self.epoch = 0
+        self.history = History()
+        self.stop_training = False
+        self.validation_index: npt.NDArray[np.intp] | None = None
+        self._logs = BatchLogs()
+
+    # -- training -------------------------------------------------------------------
+    def fit(self, train: Dataset, validation: Dataset | None = None, *,
+            epochs: int | None = None) -> History:
+        """Train until ``epochs`` epochs are complete in total (default ``settings.epochs``).
+
+        Continues from :attr:`epoch`, so a resumed trainer finishes the run.
+        Without ``validation``, ``settings.validation_split`` holds out a
+        seeded random fraction of ``train`` (the same rows on every call).
+
+        Args:
+            train: labelled rows ``x`` ``(n, *model.input_shape)``, ``y`` ``(n,)``.
+            validation: labelled rows evaluated after every epoch.
+            epochs: total epochs to reach; None means ``settings.epochs``.
+
+        Returns:
+            :attr:`history`, one row per epoch since the start of the run.
+
+        Raises:
+            DataError: missing labels, rows that do not fit the model, labels
+                out of range, or a split that leaves no rows.
+            TrainingDivergedError: the loss became nan or infinite.
+        """
+        train, validation = self.split(train, validation)
+        for data in (train, validation):
+            if data is not None:
+                check_fits(self.model, data)
+        full = (train.batch(slice(None), self.model.dtype), labels_of_dataset(train)) \
+            if self.settings.batch_size == "full" else None
+        target = self.settings.epochs if epochs is None else epochs
+        self.stop_training = False
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        try:
+            while self.epoch < target and not self.stop_training:
+                self._run_epoch(train, validation, full)
+        finally:
+            self.model.clear_cache()
+            for callback in self.callbacks:
+                callback.on_train_end(self)
+        return self.history
+
+    def split(self, train: Dataset, validation: Dataset | None) -> tuple[Dataset, Dataset | None]:
+        """``(train, validation)``: the ``validation_split`` fraction of ``train`` held out
+        (a seeded random choice of ``round(n · split)`` rows, kept in original order)
+        unless ``validation`` is given or the split is 0."""
+        fraction = self.settings.validation_split
+        if validation is not None or fraction == 0:
+            return train, validation
+        rows = len(train)
+        held = round(rows * fraction)
+        if not 0 < held < rows:
+            raise DataError(f"validation_split {fraction} of {rows} rows leaves "
+                            f"{held} validation and {rows - held} training rows; "
+                            f"use more data or another split")
+        order = np.random.default_rng([self.seed, SPLIT_STREAM]).permutation(rows)
+        self.validation_index = np.sort(order[:held])
+        return train.subset(np.sort(order[held:])), train.subset(self.validation_index)
+
+    def _run_epoch(self, train: Dataset, validation: Dataset | None, full: Batch | None) -> None:
+        epoch = self.epoch + 1
+        lr = self.base_lr if self.schedule is None else self.schedule(self.epoch, self.base_lr)
+        self.optimizer.lr = lr
+        for callback in self.callbacks:
+            callback.on_epoch_begin(self, epoch)
+        start = time.perf_counter()
+        logs = self._train_epoch(train, epoch, full)
+        row: Row = {"epoch": epoch, "loss": logs.loss, "accuracy": logs.accuracy}
+        if validation is not None:
+            result = self.evaluate(validation)
+            row.update(val_loss=result.loss, val_accuracy=result.accuracy)
+        row.update(lr=lr, seconds=time.perf_counter() - start)
+        self.epoch = epoch
+        self.history.append(row)
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, epoch, self.history.rows[-1])
+
+    def _train_epoch(self, train: Dataset, epoch: int, full: Batch | None) -> BatchLogs:
+        logs = self._logs
+        size = len(train) if full is not None else int(self.settings.batch_size)
+        logs.reset(epoch, math.ceil(len(train) / size))
+        for x, y in ((full,) if full is not None else self._batches(train, size)):
+            self._step(x, y, logs)
+            for callback in self.callbacks:
+                callback.on_batch_end(self, logs.batch, logs)
+        return logs
+
+    def _batches(self, train: Dataset, size: int) -> Iterator[Batch]:
+        """Minibatches of ``size`` rows in one fresh permutation (or in order without shuffling)."""
+        labels = labels_of_dataset(train)
+        order = self.shuffle_rng.permutation(len(train)) if self.settings.shuffle else None
+        for start in range(0, len(train), size):
+            rows = slice(start, start + size) if order is None else order[start:start + size]
+            yield train.batch(rows, self.model.dtype), labels[rows]
+
+    def _step(self, x: Array, y: Labels, logs: BatchLogs) -> None:
+        """One optimisation step on the batch ``x`` ``(batch, *input_shape)``, ``y`` ``(batch,)``."""
+        outputs = self.model.forward(x, training=True)
+        loss = self.loss.forward(outputs, y)
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"loss became {loss} at epoch {logs.epoch} batch {logs.batch + 1}; lower the "
+                f"learning rate (now {self.optimizer.lr:g})")
+        self.optimizer.zero_grad()
+        self.model.backward_parameters(self.loss.backward())
+        self.optimizer.step()
+        logs.add(loss, int(np.count_nonzero(predicted_classes(plain(outputs)) == y)), len(y))
+
+    # -- evaluation -----------------------------------------------------------------
+    def evaluate(self, data: Dataset, batch_size: int = 1024) -> Evaluation:
+        """Loss, accuracy and confusion matrix of the model on labelled ``data`` (inference
+        mode); see :func:`layernet.training.metrics.evaluate`."""
+        return evaluate(self.model, self.loss, data, batch_size)
+
+    def predict(self, data: Dataset | npt.ArrayLike, batch_size: int = 1024) -> Array:
+        """Class probabilities ``(n, *output_shape)`` for ``data`` (inference mode).
+
+        The model outputs, passed through softmax (sigmoid) when the loss takes
+        logits (``from_logits=True``). Arrays follow :func:`as_dataset`'s rules.
+        """
+        dataset = as_dataset(data)
+        outputs = [plain(self.model.forward(dataset.batch(slice(i, i + batch_size), self.model.dtype)))
+                   for i in range(0, max(len(dataset), 1), batch_size)]
+        self.model.clear_cache()
+        return probabilities(np.concatenate(outputs), self.loss)
+
+
+def probabilities(outputs: Array, loss: Loss) -> Array:
+    """``outputs`` as probabilities: softmax/sigmoid when ``loss`` takes logits, else unchanged."""
+    if isinstance(loss, CrossEntropy) and loss.from_logits:
+        return softmax(outputs)
+    if isinstance(loss, BinaryCrossEntropy) and loss.from_logits:
+        return sigmoid(outputs)
+    return outputs
+
+
+def check_settings(settings: TrainSettings) -> None:
+    """Raise :class:`ConfigError` for settings out of range (the YAML loader checks the same)."""
+    _check_int("epochs", settings.epochs, 1)
+    if settings.batch_size != "full":
+        _check_int("batch_size", settings.batch_size, 1)
+    if not 0 <= settings.validation_split < 1:
+        raise ConfigError(f"must be in [0, 1), got {settings.validation_split!r}",
+                          path="train.validation_split")
+    _check_int("checkpoint_every", settings.checkpoint_every, 0)
+    if settings.seed is not None:
+        _check_int("seed", settings.seed, 0)
+
+
+def _check_int(key: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        hint = "or 'full'" if key == "batch_size" else ""
+        raise ConfigError(f"must be an integer >= {low}, got {value!r}", path=f"train.{key}", hint=hint)

@@ -1,0 +1,288 @@
+"""The Trainer and fit(): batching, validation, schedules, callbacks, determinism and errors."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from test_training_support import (
+    CLASSES,
+    FEATURES,
+    Scripted,
+    blobs,
+    make_trainer,
+    small_model,
+    without_seconds,
+)
+
+import layernet as ln
+from layernet.data.dataset import Dataset
+from layernet.schedules import StepDecay
+from layernet.training import (
+    BatchLogs,
+    Callback,
+    EarlyStopping,
+    EarlyStoppingSettings,
+    Trainer,
+    TrainingDivergedError,
+    fit,
+)
+from layernet.training.metrics import evaluate
+
+
+class Recorder(Callback):
+    """Records every hook call, the batch logs and the weights after each epoch."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.batches: list[tuple[int, int, int, int, float]] = []
+        self.weights: dict[int, dict[str, np.ndarray]] = {}
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.calls.append("train_begin")
+
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
+        self.calls.append(f"epoch_begin {epoch}")
+
+    def on_batch_end(self, trainer: Trainer, batch: int, logs: BatchLogs) -> None:
+        self.batches.append((logs.epoch, batch, logs.batches, logs.samples, logs.loss))
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.calls.append(f"epoch_end {epoch}")
+        self.weights[epoch] = trainer.model.get_weights()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        self.calls.append("train_end")
+
+
+def test_fit_on_arrays_learns_an_easy_problem() -> None:
+    train, test = blobs(600, seed=0), blobs(300, seed=1)
+    model = ln.Sequential([ln.Dense(16), ln.ReLU(), ln.Dense(CLASSES), ln.Softmax()], seed=0)
+    history = fit(model, train.x, train.y, optimizer="Adam", lr=0.02, epochs=15, batch_size=32,
+                  validation_data=(test.x, test.y))
+    assert model.input_shape == (FEATURES,)  # built from the data
+    assert history["val_accuracy"][-1] >= 0.99
+    assert history["loss"][-1] < history["loss"][0]
+    result = make_trainer(model).evaluate(test)
+    assert result.accuracy >= 0.99 and result.samples == len(test)
+    assert result.confusion.shape == (CLASSES, CLASSES) and result.confusion.dtype == np.int64
+    assert np.array_equal(result.confusion.sum(axis=1), np.bincount(test.y, minlength=CLASSES))
+
+
+def test_uint8_arrays_are_scaled_per_batch_like_a_scaled_dataset() -> None:
+    data = blobs()
+    a, b = small_model(), small_model()
+    fit(a, data.x, data.y, epochs=2, seed=1)
+    make_trainer(b, lr=0.001, epochs=2, seed=1).fit(Dataset(data.x, data.y, scale=1 / 255))
+    assert all(np.array_equal(a.get_weights()[k], w) for k, w in b.get_weights().items())
+
+
+@pytest.mark.parametrize("batch_size, steps_per_epoch", [(32, math.ceil(600 / 32)), (600, 1),
+                                                         (1000, 1), ("full", 1)])
+def test_steps_per_epoch(batch_size: Any, steps_per_epoch: int) -> None:
+    trainer = make_trainer(epochs=3, batch_size=batch_size)
+    recorder = Recorder()
+    trainer.callbacks.append(recorder)
+    history = trainer.fit(blobs())
+    assert trainer.optimizer.steps == 3 * steps_per_epoch
+    assert history["epoch"] == [1, 2, 3]
+    last_of_epoch = [b for b in recorder.batches if b[1] == steps_per_epoch]
+    assert [b[3] for b in last_of_epoch] == [600] * 3  # every row seen once per epoch
+    assert [b[4] for b in last_of_epoch] == pytest.approx(history["loss"])
+
+
+def test_full_batch_is_the_seeds_gradient_descent() -> None:
+    data = blobs()
+    trainer = make_trainer(optimizer="SGD", lr=0.5, epochs=3, batch_size="full")
+    trainer.fit(data)
+    model = small_model()
+    loss, sgd = ln.CrossEntropy(), ln.SGD(model.parameters(), lr=0.5)
+    x = data.batch(slice(None))
+    for _ in range(3):
+        loss.forward(model.forward(x, training=True), data.y)
+        sgd.zero_grad()
+        model.backward_parameters(loss.backward())
+        sgd.step()
+    for name, value in model.get_weights().items():
+        assert np.array_equal(trainer.model.get_weights()[name], value)
+
+
+def test_hooks_are_called_in_order_with_running_batch_logs() -> None:
+    recorder = Recorder()
+    make_trainer(epochs=2, batch_size=256, callbacks=[recorder]).fit(blobs())
+    assert recorder.calls == ["train_begin", "epoch_begin 1", "epoch_end 1", "epoch_begin 2",
+                              "epoch_end 2", "train_end"]
+    assert [b[:4] for b in recorder.batches] == [(1, 1, 3, 256), (1, 2, 3, 512), (1, 3, 3, 600),
+                                                 (2, 1, 3, 256), (2, 2, 3, 512), (2, 3, 3, 600)]
+
+
+def test_validation_split_holds_out_a_seeded_fraction() -> None:
+    trainer = make_trainer(epochs=1, batch_size=100, validation_split=0.25, seed=7)
+    history = trainer.fit(blobs())
+    held = trainer.validation_index
+    assert held is not None and len(held) == 150 and len(np.unique(held)) == 150
+    assert trainer.optimizer.steps == 5  # 450 training rows in batches of 100
+    assert set(history.columns) >= {"val_loss", "val_accuracy"}
+    again = make_trainer(epochs=1, validation_split=0.25, seed=7)
+    again.fit(blobs())
+    other = make_trainer(epochs=1, validation_split=0.25, seed=8)
+    other.fit(blobs())
+    assert np.array_equal(again.validation_index, held)
+    assert not np.array_equal(other.validation_index, held)
+
+
+def test_validation_data_wins_over_the_split() -> None:
+    recorder = Recorder()
+    trainer = make_trainer(epochs=1, batch_size="full", validation_split=0.5, callbacks=[recorder])
+    validation = blobs(50, seed=1)
+    history = trainer.fit(blobs(), validation)
+    assert trainer.validation_index is None
+    assert recorder.batches[-1][3] == 600  # every training row was trained on
+    assert history["val_loss"] == [trainer.evaluate(validation).loss]
+
+
+def test_schedule_sets_the_rate_of_each_epoch() -> None:
+    trainer = make_trainer(optimizer="SGD", lr=0.4, epochs=4, schedule=StepDecay(step_size=1, gamma=0.5))
+    history = trainer.fit(blobs())
+    assert history["lr"] == [0.4, 0.2, 0.1, 0.05]
+    assert trainer.optimizer.lr == 0.05
+    assert trainer.base_lr == 0.4
+
+
+def test_without_schedule_the_rate_stays() -> None:
+    assert make_trainer(lr=0.03, epochs=2).fit(blobs())["lr"] == [0.03, 0.03]
+
+
+@pytest.mark.parametrize("column, values, best, stop", [
+    ("score", [5.0, 3.0, 4.0, 3.5, 1.0, 0.5], 2, 4),
+    ("score_accuracy", [0.5, 0.9, 0.8, 0.85, 0.99, 1.0], 2, 4),
+    ("score", [5.0, 4.0, 3.0, 2.0, 1.0, 0.5], 6, 0),
+])
+def test_early_stopping_stops_and_restores_the_best_weights(
+        column: str, values: list[float], best: int, stop: int) -> None:
+    recorder = Recorder()
+    stopper = EarlyStopping(column, patience=2)
+    trainer = make_trainer(epochs=6, callbacks=[Scripted(column, values), recorder, stopper])
+    history = trainer.fit(blobs())
+    assert (stopper.best_epoch, stopper.stopped_epoch) == (best, stop)
+    assert len(history) == (stop or 6)
+    expected = recorder.weights[best if stop else 6]
+    for name, value in trainer.model.get_weights().items():
+        assert np.array_equal(value, expected[name])
+
+
+def test_early_stopping_from_settings_respects_min_delta() -> None:
+    settings = EarlyStoppingSettings(monitor="score", patience=1, min_delta=0.5, restore_best=False)
+    trainer = make_trainer(epochs=5, early_stopping=settings,
+                           callbacks=[Scripted("score", [3.0, 2.6, 2.0, 1.0, 0.0])])
+    assert isinstance(trainer.callbacks[-1], EarlyStopping)
+    assert len(trainer.fit(blobs())) == 2  # 2.6 is not better than 3.0 by 0.5
+
+
+def test_early_stopping_on_a_missing_column_is_a_config_error() -> None:
+    trainer = make_trainer(epochs=2, early_stopping=EarlyStoppingSettings())
+    with pytest.raises(ln.ConfigError, match="val_loss.*add validation data"):
+        trainer.fit(blobs())
+
+
+def test_same_seed_gives_identical_runs_and_another_seed_does_not() -> None:
+    def run(seed: int) -> Trainer:
+        trainer = make_trainer(small_model(dropout=0.3), epochs=3, batch_size=50,
+                               validation_split=0.2, seed=seed)
+        trainer.fit(blobs())
+        return trainer
+
+    a, b, c = run(11), run(11), run(12)
+    assert without_seconds(a.history.rows) == without_seconds(b.history.rows)
+    for name, value in a.model.get_weights().items():
+        assert np.array_equal(value, b.model.get_weights()[name])
+    assert without_seconds(a.history.rows) != without_seconds(c.history.rows)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_a_diverging_loss_stops_with_a_clear_error() -> None:
+    model = ln.Sequential([ln.Dense(8), ln.Dense(CLASSES)], input_shape=(FEATURES,))
+    trainer = Trainer(model, ln.MSE(), ln.SGD(model.parameters(), lr=1e6))
+    recorder = Recorder()
+    trainer.callbacks.append(recorder)
+    with pytest.raises(TrainingDivergedError, match=r"loss became (nan|inf) at epoch \d+ batch \d+; "
+                                                    r"lower the learning rate \(now 1e\+06\)"):
+        trainer.fit(blobs())
+    assert recorder.calls[-1] == "train_end"  # a progress bar gets closed
+
+
+def test_predict_returns_probabilities() -> None:
+    data = blobs()
+    trainer = make_trainer(epochs=1)
+    trainer.fit(data)
+    probs = trainer.predict(data)
+    assert probs.shape == (600, CLASSES) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(probs, trainer.model.predict(data.batch(slice(None))))
+    logits_model = ln.Sequential([ln.Dense(CLASSES)], input_shape=(FEATURES,))
+    logits_trainer = Trainer(logits_model, ln.CrossEntropy(from_logits=True),
+                             ln.Adam(logits_model.parameters()))
+    assert np.allclose(logits_trainer.predict(data).sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("data, message", [
+    (Dataset(blobs().x, None, name="unlabelled"), "unlabelled has no labels"),
+    (Dataset(blobs().x[:, :8], blobs().y), r"rows of shape \(8,\), the model expects \(16,\)"),
+    (Dataset(blobs().x, blobs().y + 1), "labels from 1 to 3, but the model predicts 3 classes"),
+    (Dataset(blobs().x[:0], blobs().y[:0]), "has no rows"),
+])
+def test_data_that_does_not_fit_is_a_data_error(data: Dataset, message: str) -> None:
+    with pytest.raises(ln.DataError, match=message):
+        make_trainer(epochs=1).fit(data)
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"batch_size": 0}, "train.batch_size"), ({"epochs": 0}, "train.epochs"),
+    ({"validation_split": 1.0}, "train.validation_split"), ({"seed": -1}, "train.seed"),
+])
+def test_bad_settings_are_config_errors(settings: dict[str, Any], key: str) -> None:
+    with pytest.raises(ln.ConfigError, match=key):
+        make_trainer(**settings)
+
+
+def test_a_split_leaving_no_rows_is_a_data_error() -> None:
+    with pytest.raises(ln.DataError, match="leaves 0 validation"):
+        make_trainer(validation_split=0.001).fit(blobs(100))
+
+
+def test_fit_names_unknown_components_with_a_hint() -> None:
+    data = blobs()
+    with pytest.raises(ln.ConfigError, match="optimizer: unknown optimizer 'Adamm'.*did you mean 'Adam'"):
+        fit(small_model(), data.x, data.y, optimizer="Adamm")
+    with pytest.raises(ln.ConfigError, match="schedule: unknown schedule"):
+        fit(small_model(), data.x, data.y, schedule="Cosine")
+    with pytest.raises(ln.DataError, match="labels must be integers"):
+        fit(small_model(), data.x, data.y.astype(float))
+
+
+def test_an_optimizer_on_other_parameters_is_refused() -> None:
+    model = small_model()
+    with pytest.raises(ValueError, match="does not update this model's parameters"):
+        Trainer(model, ln.CrossEntropy(), ln.Adam(small_model().parameters()))
+
+
+def test_evaluation_does_not_depend_on_the_batch_size() -> None:
+    trainer = make_trainer(epochs=1)
+    data = blobs(301, seed=4)
+    small, large = trainer.evaluate(data, batch_size=7), evaluate(trainer.model, trainer.loss, data)
+    assert np.array_equal(small.confusion, large.confusion)
+    assert small.loss == pytest.approx(large.loss, rel=1e-6)
+    assert small.accuracy == np.trace(small.confusion) / 301
+
+
+def test_a_single_sigmoid_unit_is_a_two_class_classifier() -> None:
+    data = blobs()
+    binary = Dataset(data.x, (data.y == 1).astype(np.int64), scale=data.scale)
+    model = ln.Sequential([ln.Dense(8), ln.ReLU(), ln.Dense(1), ln.Sigmoid()], input_shape=(FEATURES,))
+    trainer = Trainer(model, ln.BinaryCrossEntropy(), ln.Adam(model.parameters(), lr=0.02),
+                      settings=ln.training.TrainSettings(epochs=15))
+    trainer.fit(binary)
+    result = trainer.evaluate(binary)
+    assert result.confusion.shape == (2, 2) and result.accuracy >= 0.99
+    assert np.array_equal(result.confusion.sum(axis=1), np.bincount(binary.y))
