@@ -1,0 +1,61 @@
+"""The ``layernet`` command: train, evaluate, predict, summary, validate, gradcheck, data, plot.
+
+Every user error (bad config, data, model file or arguments) ends with one line
+on standard error and exit code 2; a failed gradient check exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from ..errors import LayernetError
+from . import commands
+
+#: Exit code of every user error.
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``layernet`` argument parser with one subparser per command."""
+    parser = _Parser(prog="layernet", description="Define, train and use numpy neural networks "
+                     "described in YAML.", epilog="Run 'layernet COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"layernet {commands.version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    for spec in commands.COMMANDS:
+        command = sub.add_parser(spec.name, help=spec.help, description=spec.help,
+                                 epilog=f"example:\n  {spec.example}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        spec.arguments(command)
+        command.set_defaults(handler=spec.handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 1 failed check, 2 user error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except LayernetError as error:
+        return _fail(str(error))
+    except OSError as error:
+        return _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+    except KeyboardInterrupt:
+        print("layernet: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"layernet: error: {' '.join(message.split())}", file=sys.stderr)
+    return USAGE_ERROR

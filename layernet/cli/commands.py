@@ -1,0 +1,286 @@
+"""The ``layernet`` subcommands: argument definitions and handlers (the only code that prints)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..config import load_run_config, model_from_yaml, validate_config
+from ..data import Dataset, load_inputs
+from ..data.download import download_mnist
+from ..errors import DataError, LayernetError
+from ..gradcheck import gradcheck
+from ..io import load_model
+from ..model import Sequential
+from ..plots import INSTALL_HINT, matplotlib_available
+from ..rundir import (SavedRun, default_run_directory, open_run, plot_run, read_history, train_run,
+                      write_text)
+from ..training import History
+from ..training.metrics import evaluate, predicted_classes
+from ..training.trainer import probabilities
+from .progress import Progress
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, one-line help, an example, its arguments and its handler."""
+
+    name: str
+    help: str
+    example: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Handler
+
+
+def version() -> str:
+    """The installed layernet version."""
+    return __version__
+
+
+def say(message: str = "") -> None:
+    """Print a line for people on standard output."""
+    print(message, flush=True)
+
+
+# -- train ----------------------------------------------------------------------------
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="the run's YAML config (see docs/yaml-reference.md)")
+    parser.add_argument("--data", metavar="SPEC", help="data to train on: 'sample', 'mnist', an IDX "
+                        "directory, a Kaggle .csv or an .npz (default: the config's data.source)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="total epochs (overrides train.epochs)")
+    parser.add_argument("--batch-size", metavar="N", help="rows per step, or 'full' (overrides train.batch_size)")
+    parser.add_argument("--lr", type=float, metavar="X", help="learning rate (overrides optimizer.lr)")
+    parser.add_argument("--seed", type=int, metavar="N", help="seed (overrides model.seed)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--out", type=Path, metavar="RUN_DIR", help="run directory to create "
+                       "(default: runs/<config name>-<time>)")
+    group.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR "
+                       "from its last checkpoint")
+    parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+
+def train(args: argparse.Namespace) -> int:
+    """``layernet train``: train a config and write a run directory."""
+    config = load_run_config(args.config, allow_plugins=True).with_overrides(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, data_source=args.data)
+    directory = args.resume or args.out or default_run_directory(config)
+    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
+        raise LayernetError(f"{args.out}: already exists and is not empty; choose another --out "
+                            f"or continue it with --resume {args.out}")
+    progress = [] if args.quiet else [Progress(config.train.epochs)]
+    if not args.quiet:
+        say(f"training {config.source} -> {directory}")
+    result = train_run(config, directory, resume=args.resume is not None, callbacks=progress)
+    model = result.trainer.model
+    plots = [] if args.no_plots else _plots(result.directory, model, result.trainer.history, result.test_data)
+    last = result.trainer.history.rows[-1] if len(result.trainer.history) else {}
+    parts = [f"{result.trainer.epoch} epochs in {result.metrics['train_seconds']:.1f}s",
+             f"{model.num_parameters:,} parameters"]
+    if "accuracy" in last:
+        parts.append(f"train accuracy {last['accuracy']:.4f}")
+    if result.test is not None:
+        parts.append(f"test accuracy {result.test.accuracy:.4f} (loss {result.test.loss:.4f})")
+    say("done: " + ", ".join(parts))
+    say(f"wrote {result.directory}/: config.yaml, model.npz, history.csv, metrics.json, checkpoints/"
+        + (", " + ", ".join(p.name for p in plots) if plots else ""))
+    return 0
+
+
+def _plots(directory: Path, model: Sequential, history: History, test: Dataset | None) -> list[Path]:
+    if not matplotlib_available():
+        say(f"plots skipped: matplotlib is not installed ({INSTALL_HINT})")
+        return []
+    return plot_run(directory, model, history, test)
+
+
+# -- evaluate -------------------------------------------------------------------------
+def _model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="RUN_DIR_OR_MODEL",
+                        help="a run directory (from layernet train) or a model .npz file")
+
+
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    _model_argument(parser)
+    parser.add_argument("--data", metavar="SPEC", help="labelled data to evaluate on: 'sample', "
+                        "'mnist', an IDX directory (its t10k files), a Kaggle .csv with 'label', an .npz "
+                        "(default: the run's test data, or the embedded sample's test digits)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``layernet evaluate``: loss, accuracy and confusion matrix on labelled data."""
+    run = open_run(args.model)
+    data = _inputs(run, args.data or _default_test_source(run))
+    if data.y is None:
+        raise DataError(f"{data.name}: has no labels to evaluate against (a Kaggle CSV needs a "
+                        "'label' column); use 'layernet predict' for unlabelled data")
+    result = evaluate(run.model, run.loss, data)
+    if args.json:
+        say(json.dumps({"data": data.name, "samples": result.samples, "loss": result.loss,
+                        "accuracy": result.accuracy, "confusion": result.confusion.tolist()}))
+        return 0
+    say(f"{data.name}: {result.samples} samples, loss {result.loss:.4f}, accuracy {result.accuracy:.4f}")
+    say("confusion matrix (rows: true label, columns: predicted):")
+    say(pd.DataFrame(result.confusion).to_string())
+    return 0
+
+
+def _default_test_source(run: SavedRun) -> str:
+    if run.config is None:
+        return "sample"
+    return run.config.data.test or run.config.data.source
+
+
+def _inputs(run: SavedRun, spec: str) -> Dataset:
+    data = load_inputs(spec, flatten=run.flatten, shift=run.shift, scale=run.scale)
+    if data.sample_shape != run.model.input_shape:
+        raise DataError(f"{data.name}: samples have shape {list(data.sample_shape)}, the model "
+                        f"takes {list(run.model.input_shape or ())}")
+    return data
+
+
+# -- predict --------------------------------------------------------------------------
+def _predict_arguments(parser: argparse.ArgumentParser) -> None:
+    _model_argument(parser)
+    parser.add_argument("input", metavar="INPUT", help="images to classify: a Kaggle test.csv, an "
+                        ".npz with x, an IDX images file or directory")
+    parser.add_argument("--out", type=Path, default=Path("submission.csv"), metavar="FILE",
+                        help="CSV to write (default: submission.csv)")
+    parser.add_argument("--probabilities", action="store_true",
+                        help="add one column of class probabilities per class (p0, p1, ...)")
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """``layernet predict``: a Kaggle submission ``ImageId,Label`` (ImageId from 1)."""
+    run = open_run(args.model)
+    data = _inputs(run, args.input)
+    probs = probabilities(run.model.predict(data.batch(slice(None), run.model.dtype)), run.loss)
+    frame = pd.DataFrame({"ImageId": np.arange(1, len(data) + 1), "Label": predicted_classes(probs)})
+    if args.probabilities:
+        for k in range(probs.shape[1]):
+            frame[f"p{k}"] = probs[:, k]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(args.out, frame.to_csv(index=False, float_format="%.6g"))
+    say(f"wrote {args.out}: {len(frame)} predictions from {data.name}")
+    return 0
+
+
+# -- summary, validate, gradcheck -------------------------------------------------------
+def _config_or_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, metavar="CONFIG_OR_MODEL",
+                        help="a YAML config, a model .npz file or a run directory")
+
+
+def _model_of(source: Path) -> Sequential:
+    if source.is_dir():
+        return open_run(source).model
+    if source.suffix.lower() == ".npz":
+        return load_model(source)
+    return model_from_yaml(source, allow_plugins=True)
+
+
+def summary_command(args: argparse.Namespace) -> int:
+    """``layernet summary``: the table of layers, output shapes and parameter counts."""
+    say(_model_of(args.source).summary())
+    return 0
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="the YAML config to check")
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """``layernet validate``: check a config completely without training."""
+    config = validate_config(args.config, allow_plugins=True)
+    model = config.build_model()
+    batch = config.train.batch_size
+    say(f"{args.config}: valid — {len(model)} layers, {model.num_parameters:,} parameters, "
+        f"loss {config.loss['type']}, optimizer {config.optimizer['type']} "
+        f"(lr {config.optimizer.get('lr')}), {config.train.epochs} epochs, batch size {batch}, "
+        f"data {config.data.source}")
+    return 0
+
+
+def gradcheck_command(args: argparse.Namespace) -> int:
+    """``layernet gradcheck``: finite-difference check of every layer of a config's model."""
+    model = model_from_yaml(args.config, allow_plugins=True)
+    failed = 0
+    for index, layer in enumerate(model):
+        report = gradcheck(layer, layer.input_shape, seed=index, max_entries=args.max_entries,
+                           training=True, raise_on_failure=False)
+        verdict = "ok" if report.passed else "FAILED"
+        errors = ", ".join(f"{name.rsplit('.', 1)[-1]} {error:.1e}" for name, error in report.errors.items())
+        say(f"[{index}] {layer!r}: {verdict} (relative errors: {errors})")
+        failed += not report.passed
+    say(f"{len(model) - failed}/{len(model)} layers passed (tolerance 1e-6, float64)")
+    return 1 if failed else 0
+
+
+def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_argument(parser)
+    parser.add_argument("--max-entries", type=int, default=200, metavar="N",
+                        help="check at most N random entries of each array (default 200)")
+
+
+# -- data, plot -----------------------------------------------------------------------------
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["download"], help="what to do")
+    parser.add_argument("dataset", choices=["mnist"], help="which dataset")
+    parser.add_argument("--dir", type=Path, help="where to put the files (default: ~/.cache/layernet/mnist)")
+    parser.add_argument("--mirror", action="append", metavar="URL",
+                        help="base URL to download from (repeatable; default: the public MNIST mirrors)")
+
+
+def data_command(args: argparse.Namespace) -> int:
+    """``layernet data download mnist``: fetch and verify the four MNIST files."""
+    directory = download_mnist(args.dir, mirrors=args.mirror)
+    say(f"MNIST is in {directory} (md5 verified); train on it with --data {directory}")
+    return 0
+
+
+def _plot_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, metavar="RUN_DIR", help="a run directory from layernet train")
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    """``layernet plot``: (re)draw a run directory's PNG plots."""
+    if not matplotlib_available():
+        raise LayernetError(f"plotting needs matplotlib: {INSTALL_HINT}")
+    run = open_run(args.run)
+    if run.config is None:
+        raise LayernetError(f"{args.run}: not a run directory (plots need its history and config)")
+    from ..data import load_data
+
+    written = plot_run(args.run, run.model, read_history(args.run), load_data(run.config.data).test)
+    say(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
+
+COMMANDS = (
+    Command("train", "train a network described in a YAML config", "layernet train "
+            "configs/digits-784-10-10.yaml --epochs 50 --out runs/digits", _train_arguments, train),
+    Command("evaluate", "loss, accuracy and confusion matrix of a trained model",
+            "layernet evaluate runs/digits --data mnist", _evaluate_arguments, evaluate_command),
+    Command("predict", "classify images and write a Kaggle submission (ImageId,Label)",
+            "layernet predict runs/digits test.csv --out submission.csv", _predict_arguments,
+            predict_command),
+    Command("summary", "print the layers, output shapes and parameter counts",
+            "layernet summary configs/mnist-mlp.yaml", _config_or_model_argument, summary_command),
+    Command("validate", "check a config without training", "layernet validate configs/mnist-mlp.yaml",
+            _config_argument, validate_command),
+    Command("gradcheck", "check every layer's gradients by finite differences",
+            "layernet gradcheck examples/custom.yaml", _gradcheck_arguments, gradcheck_command),
+    Command("data", "download datasets", "layernet data download mnist --dir data/mnist",
+            _data_arguments, data_command),
+    Command("plot", "draw a run's learning curves, confusion matrix and weights",
+            "layernet plot runs/digits", _plot_arguments, plot_command),
+)

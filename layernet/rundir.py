@@ -1,0 +1,249 @@
+"""Run directories: train from a config and keep every result of the run in one folder.
+
+A run directory holds:
+
+* ``config.yaml`` — the fully resolved config (every default written out);
+* ``model.npz`` — the trained model (:func:`layernet.load_model`);
+* ``history.csv`` — one row per epoch (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds);
+* ``metrics.json`` — test loss and accuracy, time, parameter count, data sizes,
+  the input preprocessing, versions;
+* ``checkpoints/last.npz`` and ``checkpoints/best.npz`` — for ``--resume``;
+* ``*.png`` — plots, when matplotlib is installed (:mod:`layernet.plots`).
+
+Every file is written atomically: a crash leaves the previous version or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .config import RunConfig, load_run_config
+from .data import DataSplits, Dataset, load_data
+from .errors import DataError, LayernetError
+from .io import load_model, save_model
+from .losses import CrossEntropy, Loss
+from .model import Sequential
+from .training import Callback, Checkpoint, Evaluation, History, Trainer, restore_checkpoint
+
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.npz"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class RunResult:
+    """What :func:`train_run` produced.
+
+    Attributes:
+        directory: the run directory.
+        trainer: the trainer (its ``model`` and ``history``).
+        test: the test-set evaluation, or None when the data has no test split.
+        test_data: the test split it was computed on.
+        metrics: the contents of ``metrics.json``.
+    """
+
+    directory: Path
+    trainer: Trainer
+    test: Evaluation | None
+    test_data: Dataset | None
+    metrics: dict[str, Any]
+
+
+def default_run_directory(config: RunConfig, root: Path = Path("runs")) -> Path:
+    """``runs/<config name>-<UTC timestamp>``, unique within ``root``."""
+    stem = Path(config.source).stem if config.source and config.source != "<string>" else "run"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    candidate = root / f"{stem}-{stamp}"
+    suffix = 1
+    while candidate.exists():
+        suffix += 1
+        candidate = root / f"{stem}-{stamp}-{suffix}"
+    return candidate
+
+
+def prepare_run(config: RunConfig, callbacks: Sequence[Callback] = ()) -> tuple[Trainer, DataSplits]:
+    """Load the data and build the model, loss, optimiser, schedule and trainer of ``config``.
+
+    Raises:
+        LayernetError: bad data, or data whose samples do not fit the model's input shape.
+    """
+    splits = load_data(config.data)
+    model = config.build_model()
+    check_fits(model, splits.train, config)
+    trainer = Trainer(model, config.build_loss(), config.build_optimizer(model.parameters()),
+                      schedule=config.build_schedule(), settings=config.train, callbacks=callbacks)
+    return trainer, splits
+
+
+def check_fits(model: Sequential, data: Dataset, config: RunConfig) -> None:
+    """Raise :class:`DataError` with a fix when ``data`` samples do not fit ``model``'s input."""
+    if model.input_shape == data.sample_shape:
+        return
+    hint = ""
+    if int(np.prod(data.sample_shape)) == int(np.prod(model.input_shape or ())):
+        hint = (" — set data.flatten: false (or start the model with Flatten)"
+                if config.data.flatten else " — set data.flatten: true")
+    raise DataError(f"{data.name}: samples have shape {list(data.sample_shape)} but "
+                    f"model.input_shape is {list(model.input_shape or ())}{hint}")
+
+
+def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
+              callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Train ``config`` and write the run directory ``directory``.
+
+    Nothing is written until the data is loaded and the model is built, so a
+    bad config or data file leaves no directory behind. With ``resume`` the
+    run continues from ``directory/checkpoints/last.npz`` up to
+    ``config.train.epochs`` epochs in total.
+    """
+    checkpoints = Checkpoint(directory / CHECKPOINTS, every=max(config.train.checkpoint_every, 0))
+    trainer, splits = prepare_run(config, [*callbacks, checkpoints])
+    if resume:
+        last = directory / CHECKPOINTS / "last.npz"
+        if not last.exists():
+            raise LayernetError(f"{directory}: no checkpoint to resume from ({last} is missing); "
+                                "train with --out first, or check checkpoint_every")
+        restore_checkpoint(last, trainer)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_text(directory / CONFIG_FILE, config.to_yaml())
+    started = time.perf_counter()
+    history = trainer.fit(splits.train)
+    seconds = time.perf_counter() - started
+    test = trainer.evaluate(splits.test) if splits.test is not None else None
+    save_model(trainer.model, directory / MODEL_FILE)
+    write_text(directory / HISTORY_FILE, history.to_dataframe().to_csv(index=False))
+    metrics = run_metrics(config, trainer, splits, test, seconds)
+    write_text(directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    return RunResult(directory, trainer, test, splits.test, metrics)
+
+
+def run_metrics(config: RunConfig, trainer: Trainer, splits: DataSplits, test: Evaluation | None,
+                seconds: float) -> dict[str, Any]:
+    """The ``metrics.json`` contents of a finished run."""
+    validation = trainer.validation_index
+    train_rows = len(splits.train) - (0 if validation is None else len(validation))
+    last = trainer.history.rows[-1] if len(trainer.history) else {}
+    return {
+        "test_loss": None if test is None else test.loss,
+        "test_accuracy": None if test is None else test.accuracy,
+        "final": dict(last),
+        "epochs": trainer.epoch,
+        "train_seconds": round(seconds, 3),
+        "parameters": trainer.model.num_parameters,
+        "samples": {"train": train_rows, "validation": 0 if validation is None else len(validation),
+                    "test": 0 if splits.test is None else len(splits.test)},
+        "data": {"source": config.data.source, "name": splits.train.name},
+        "preprocessing": preprocessing(splits.train),
+        "versions": {"layernet": __version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def preprocessing(data: Dataset) -> dict[str, float]:
+    """The normalisation ``(x − shift) · scale`` of ``data``, for prediction inputs."""
+    return {"shift": float(np.asarray(data.shift)), "scale": float(np.asarray(data.scale))}
+
+
+@dataclass
+class SavedRun:
+    """A trained model with what is needed to feed it new inputs.
+
+    Attributes:
+        model: the trained model.
+        loss: the run's loss (CrossEntropy for a bare model file).
+        shift, scale: the input normalisation the model was trained with.
+        config: the run's config, when loaded from a run directory.
+    """
+
+    model: Sequential
+    loss: Loss
+    shift: float = 0.0
+    scale: float = 1 / 255
+    config: RunConfig | None = None
+
+    @property
+    def flatten(self) -> bool:
+        """Whether the model takes flat rows (``(784,)``) rather than images."""
+        return len(self.model.input_shape or ()) == 1
+
+
+def open_run(path: Path) -> SavedRun:
+    """Open a run directory or a bare ``model.npz`` for evaluation or prediction.
+
+    A run directory's ``config.yaml`` is loaded first (importing its plugins,
+    so custom layers resolve), then ``model.npz`` and the preprocessing in
+    ``metrics.json``. A bare model file is assumed to take pixels ÷ 255.
+    """
+    if not path.is_dir():
+        return SavedRun(load_model(path), CrossEntropy())
+    config_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
+    for required in (config_path, model_path):
+        if not required.exists():
+            raise LayernetError(f"{path}: not a finished run directory ({required.name} is missing)")
+    config = load_run_config(config_path, allow_plugins=True)
+    run = SavedRun(load_model(model_path), config.build_loss(), config=config)
+    metrics_path = path / METRICS_FILE
+    if metrics_path.exists():
+        stored = json.loads(metrics_path.read_text()).get("preprocessing", {})
+        run.shift, run.scale = float(stored.get("shift", 0.0)), float(stored.get("scale", 1 / 255))
+    return run
+
+
+def read_history(directory: Path) -> History:
+    """The ``history.csv`` of a run directory."""
+    return History.from_csv(directory / HISTORY_FILE)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+PLOTS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")
+
+
+def plot_run(directory: Path, model: Sequential, history: History, test: Dataset | None) -> list[Path]:
+    """Write the run's PNG plots (see :mod:`layernet.plots`); needs matplotlib.
+
+    ``curves.png`` always; ``confusion.png`` and ``misclassified.png`` when
+    there is labelled test data; ``first_layer.png`` when the first Dense
+    layer takes 784 inputs (28×28 pictures of its weights).
+    """
+    from . import plots
+    from .layers import Dense
+    from .training.metrics import confusion_matrix, predicted_classes
+
+    columns = {column: history[column] for column in history.columns}
+    written = [plots.plot_history(columns, directory / PLOTS[0])]
+    if test is not None and test.y is not None:
+        predicted = predicted_classes(model.predict(test.batch(slice(None), model.dtype)))
+        classes = int(max(predicted.max(), test.y.max())) + 1
+        written.append(plots.plot_confusion(confusion_matrix(test.y, predicted, classes),
+                                            directory / PLOTS[1]))
+        written.append(plots.plot_misclassified(test.x, test.y, predicted, directory / PLOTS[2]))
+    first = next((layer for layer in model if isinstance(layer, Dense)), None)
+    if first is not None and first.weight.shape[0] == 784:
+        written.append(plots.plot_first_layer(first.weight.value, directory / PLOTS[3]))
+    return written

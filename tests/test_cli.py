@@ -1,0 +1,222 @@
+"""End-to-end tests of the installed ``layernet`` console script on the embedded sample."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import layernet as ln
+from layernet.config import load_run_config
+from layernet.data import load_sample, write_kaggle_csv
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).parent / "layernet"
+ADAM = REPO / "configs" / "digits-784-10-10-adam.yaml"
+PNGS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the console script (not in-process) with piped output."""
+    command = [str(SCRIPT) if SCRIPT.exists() else "layernet", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd or REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short training run on the embedded sample, shared by the read-only tests."""
+    directory = tmp_path_factory.mktemp("cli") / "run"
+    result = run("train", ADAM, "--epochs", "2", "--out", directory)
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+@pytest.fixture(scope="module")
+def kaggle_test_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Kaggle-format test.csv (no label column) with 50 sample test digits."""
+    test = load_sample().test
+    assert test is not None
+    return write_kaggle_csv(tmp_path_factory.mktemp("kaggle") / "test.csv", test.x[:50])
+
+
+def test_train_writes_a_complete_run_directory(trained: Path) -> None:
+    model = ln.io.load_model(trained / "model.npz")
+    assert model.input_shape == (784,) and model.output_shape == (10,)
+    config = load_run_config(trained / "config.yaml")
+    assert config.train.epochs == 2 and config.model == load_run_config(ADAM).model
+    history = pd.read_csv(trained / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(history.columns)
+    assert history["loss"].iloc[1] < history["loss"].iloc[0]
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert 0.8 < metrics["test_accuracy"] <= 1 and metrics["parameters"] == model.num_parameters
+    assert metrics["samples"] == {"train": 9000, "validation": 1000, "test": 2000}
+    assert (trained / "checkpoints" / "last.npz").stat().st_size > 0
+    for png in PNGS:
+        assert (trained / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_piped_train_prints_one_clean_line_per_epoch(tmp_path: Path) -> None:
+    result = run("train", ADAM, "--epochs", "2", "--batch-size", "256", "--out", tmp_path / "r",
+                 "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stdout + result.stderr
+    epoch_lines = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+    assert all("loss" in line and "val_accuracy" in line for line in epoch_lines)
+    assert "test accuracy" in result.stdout
+
+
+def test_resume_through_the_cli_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    common = ["--batch-size", "128", "--no-plots", "--quiet"]
+    assert run("train", ADAM, "--epochs", "2", "--out", tmp_path / "full", *common).returncode == 0
+    assert run("train", ADAM, "--epochs", "1", "--out", tmp_path / "part", *common).returncode == 0
+    resumed = run("train", ADAM, "--epochs", "2", "--resume", tmp_path / "part", *common)
+    assert resumed.returncode == 0, resumed.stderr
+    full = ln.io.load_model(tmp_path / "full" / "model.npz").get_weights()
+    part = ln.io.load_model(tmp_path / "part" / "model.npz").get_weights()
+    assert all(np.array_equal(full[name], part[name]) for name in full)
+    assert len(pd.read_csv(tmp_path / "part" / "history.csv")) == 2
+
+
+def test_evaluate_json_matches_the_run_metrics(trained: Path) -> None:
+    result = run("evaluate", trained, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert report["samples"] == 2000
+    assert report["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    confusion = np.array(report["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 2000
+    assert np.trace(confusion) / 2000 == pytest.approx(report["accuracy"])
+    plain = run("evaluate", trained / "model.npz")
+    assert plain.returncode == 0 and "accuracy" in plain.stdout
+
+
+def test_predict_writes_a_kaggle_submission(trained: Path, kaggle_test_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "submission.csv"
+    result = run("predict", trained, kaggle_test_csv, "--out", out, "--probabilities")
+    assert result.returncode == 0, result.stderr
+    submission = pd.read_csv(out)
+    assert list(submission.columns[:2]) == ["ImageId", "Label"]
+    assert list(submission["ImageId"]) == list(range(1, 51))
+    assert submission["Label"].between(0, 9).all()
+    probs = submission[[f"p{k}" for k in range(10)]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert (probs.argmax(axis=1) == submission["Label"]).all()
+    test = load_sample().test
+    assert test is not None
+    assert (submission["Label"] == test.y[:50]).mean() > 0.7
+
+
+def test_summary_of_config_model_file_and_run(trained: Path) -> None:
+    for source in (ADAM, trained / "model.npz", trained):
+        result = run("summary", source)
+        assert result.returncode == 0, result.stderr
+        assert "Total parameters: 7,960" in result.stdout and "Dense(units=10)" in result.stdout
+
+
+def test_validate_reports_the_run(tmp_path: Path) -> None:
+    result = run("validate", REPO / "configs" / "mnist-mlp.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout and "parameters" in result.stdout
+
+
+def test_gradcheck_checks_custom_layers_from_a_plugin() -> None:
+    result = run("gradcheck", REPO / "examples" / "custom.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Swish" in result.stdout and "Scale" in result.stdout and "FAILED" not in result.stdout
+
+
+def test_plot_redraws_the_run_plots(trained: Path) -> None:
+    for png in PNGS:
+        (trained / png).unlink()
+    result = run("plot", trained)
+    assert result.returncode == 0, result.stderr
+    assert all((trained / png).stat().st_size > 1000 for png in PNGS)
+
+
+@pytest.fixture
+def mirror(mnist_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server on 127.0.0.1 serving copies of the real MNIST files."""
+    served = tmp_path / "served"
+    shutil.copytree(mnist_dir, served)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_data_download_from_a_local_mirror(mirror: str, tmp_path: Path) -> None:
+    result = run("data", "download", "mnist", "--dir", tmp_path / "mnist", "--mirror", mirror)
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "mnist").glob("*-ubyte.gz"))) == 4
+
+
+def test_python_dash_m_and_help_with_examples() -> None:
+    top = subprocess.run([sys.executable, "-m", "layernet", "--help"], capture_output=True, text=True)
+    assert top.returncode == 0 and "train" in top.stdout
+    for command in ("train", "evaluate", "predict", "summary", "validate", "gradcheck", "data", "plot"):
+        result = run(command, "--help")
+        assert result.returncode == 0 and "example:" in result.stdout, command
+
+
+def _bad_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+USER_ERRORS = {
+    "missing config file": lambda tmp: ["train", tmp / "nope.yaml", "--out", tmp / "run"],
+    "layer typo": lambda tmp: ["train", _bad_config(tmp, ADAM.read_text().replace(
+        "type: Dense, units: 10, init: he", "type: Dense2, units: 10, init: he")), "--out", tmp / "run"],
+    "yaml syntax": lambda tmp: ["train", _bad_config(tmp, "model: [unclosed\n"), "--out", tmp / "run"],
+    "python tag": lambda tmp: ["validate", _bad_config(
+        tmp, 'model: !!python/object/apply:os.system ["touch PWNED"]\n')],
+    "zero epochs": lambda tmp: ["train", ADAM, "--epochs", "0", "--out", tmp / "run"],
+    "bad batch size": lambda tmp: ["train", ADAM, "--batch-size", "ten", "--out", tmp / "run"],
+    "negative lr": lambda tmp: ["train", ADAM, "--lr", "-1", "--out", tmp / "run"],
+    "epochs not a number": lambda tmp: ["train", ADAM, "--epochs", "many", "--out", tmp / "run"],
+    "missing data file": lambda tmp: ["train", ADAM, "--data", tmp / "missing.csv", "--out", tmp / "run"],
+    "missing model": lambda tmp: ["evaluate", tmp / "missing.npz"],
+    "corrupt model": lambda tmp: ["evaluate", _write(tmp / "model.npz", b"PK\x03\x04 not a zip")],
+    "bad predict csv": lambda tmp: ["predict", _write(tmp / "m.npz", b"junk"), tmp / "x.csv"],
+    "unknown command": lambda tmp: ["fly"],
+    "missing argument": lambda tmp: ["predict"],
+    "not a run directory": lambda tmp: ["plot", tmp],
+}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(USER_ERRORS))
+def test_user_errors_are_one_line_with_exit_code_2(case: str, tmp_path: Path) -> None:
+    result = run(*USER_ERRORS[case](tmp_path), cwd=tmp_path)
+    assert result.returncode == 2, (case, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0], lines
+    assert not (tmp_path / "run").exists() and not (tmp_path / "PWNED").exists()
+    assert not (tmp_path / "submission.csv").exists()
+
+
+def test_existing_output_directory_is_refused(trained: Path) -> None:
+    result = run("train", ADAM, "--out", trained)
+    assert result.returncode == 2 and "--resume" in result.stderr
