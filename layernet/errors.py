@@ -6,6 +6,8 @@ one into a single line on stderr and exit code 2.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class LayernetError(Exception):
     """Base class of every error layernet raises for a problem the user can fix."""
@@ -21,6 +23,11 @@ class ConfigError(LayernetError):
         column: 1-based column in the YAML text, when known.
         hint: how to fix it, e.g. ``did you mean 'Dense'?``.
         source: the file the config came from, when known.
+        problems: every problem found in one pass, when there are several;
+            this error describes the first and its text counts the rest.
+
+    Attributes:
+        problems: the individual errors (``[self]`` when there is only one).
     """
 
     def __init__(
@@ -32,6 +39,7 @@ class ConfigError(LayernetError):
         column: int | None = None,
         hint: str = "",
         source: str = "",
+        problems: Sequence[ConfigError] = (),
     ) -> None:
         self.message = message
         self.path = path
@@ -39,6 +47,7 @@ class ConfigError(LayernetError):
         self.column = column
         self.hint = hint
         self.source = source
+        self.problems: list[ConfigError] = list(problems) or [self]
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -52,6 +61,8 @@ class ConfigError(LayernetError):
             text = f"{where}: {text}"
         if self.hint:
             text += f" ({self.hint})"
+        if len(self.problems) > 1:
+            text += f" [+{len(self.problems) - 1} more problems]"
         return text
 
 

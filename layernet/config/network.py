@@ -1,0 +1,145 @@
+"""The ``model`` section: fields, the layer list (bare names, ``repeat`` blocks) and shape checks.
+
+A layer is written ``ReLU`` (no arguments), ``{type: Dense, units: 10}``, or
+``{repeat: N, layers: [...]}`` (the block repeated ``N`` times, nestable).
+The section resolves to the plain config :meth:`layernet.Sequential.from_config`
+accepts, with every repeat expanded and every default written out.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import ShapeError
+from ..layers.base import LAYERS, Layer, layer_config
+from .arguments import build, split_spec
+from .document import KeyPath, Problems, one_line
+from .dump import plain
+from .settings import check_settings
+
+#: Most layers a model may expand to.
+MAX_LAYERS = 10_000
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The ``model`` section.
+
+    Attributes:
+        layers: the layers in order (names, ``{type: ...}`` mappings or ``repeat`` blocks).
+        input_shape: the shape of one sample, e.g. ``[784]``; the model is
+            built and shape-checked from it (omit it to build at the first batch).
+        dtype: ``float32`` or ``float64``.
+        seed: seeds the initial weights and dropout masks (≥ 0).
+        name: an optional label.
+    """
+
+    layers: list[Any]
+    input_shape: list[int] | None = field(default=None, metadata={"min": 1})
+    dtype: Literal["float32", "float64"] = "float32"
+    seed: int = field(default=0, metadata={"min": 0})
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class RepeatBlock:
+    """A ``{repeat: N, layers: [...]}`` item: ``layers`` repeated ``repeat`` times.
+
+    Attributes:
+        repeat: how many copies (≥ 1).
+        layers: the block, written like the model's layer list.
+    """
+
+    repeat: int = field(metadata={"min": 1})
+    layers: list[Any]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: KeyPath
+    layer: Layer
+    config: dict[str, Any]
+
+
+def resolve_model(problems: Problems, path: KeyPath, value: Any) -> dict[str, Any] | None:
+    """Check the model section at ``path``; its resolved plain config, or None (recorded) on a problem."""
+    before = problems.count()
+    section = check_settings(problems, path, ModelSection, value)
+    if section is None:
+        return None
+    if section.input_shape == []:
+        problems.add((*path, "input_shape"), "input_shape is empty", "e.g. input_shape: [784]")
+    entries = _expand(problems, (*path, "layers"), section.layers)
+    if not section.layers:
+        problems.add((*path, "layers"), "the model has no layers", "e.g. layers: [{type: Dense, units: 10}]")
+    elif len(entries) > MAX_LAYERS:
+        problems.add((*path, "layers"), f"the model expands to {len(entries)} layers, more than {MAX_LAYERS}",
+                     "lower the repeat counts")
+    if problems.count() != before:
+        return None
+    if section.input_shape:
+        _check_shapes(problems, entries, tuple(section.input_shape))
+    config: dict[str, Any] = {} if section.name is None else {"name": section.name}
+    if section.input_shape:
+        config["input_shape"] = list(section.input_shape)
+    config.update({"dtype": section.dtype, "seed": section.seed,
+                   "layers": [copy.deepcopy(entry.config) for entry in entries]})
+    return config
+
+
+def _expand(problems: Problems, path: KeyPath, items: list[Any]) -> list[_Entry]:
+    entries: list[_Entry] = []
+    for index, item in enumerate(items):
+        entries += _item(problems, (*path, index), item)
+        if len(entries) > MAX_LAYERS:
+            break
+    return entries
+
+
+def _item(problems: Problems, path: KeyPath, item: Any) -> list[_Entry]:
+    if isinstance(item, dict) and "repeat" in item:
+        return _repeat(problems, path, item)
+    parts = split_spec(problems, path, item, LAYERS)
+    if parts is None:
+        return []
+    layer = build(problems, path, *parts)
+    if layer is None:
+        return []
+    try:
+        config = plain(layer_config(layer))
+    except (NotImplementedError, TypeError) as error:
+        problems.add(path, f"{type(layer).__name__} cannot describe itself: {error}",
+                     "fix the layer's get_config()")
+        return []
+    return [_Entry(path, layer, config)]
+
+
+def _repeat(problems: Problems, path: KeyPath, item: dict[str, Any]) -> list[_Entry]:
+    block = check_settings(problems, path, RepeatBlock, item)
+    if block is None:
+        return []
+    if not block.layers:
+        problems.add((*path, "layers"), "the repeated block has no layers",
+                     "e.g. layers: [{type: Dense, units: 64}, ReLU]")
+        return []
+    body = _expand(problems, (*path, "layers"), block.layers)
+    if len(body) * block.repeat > MAX_LAYERS:
+        problems.add((*path, "repeat"), f"repeat: {block.repeat} makes {len(body) * block.repeat} layers, "
+                     f"more than {MAX_LAYERS}", "lower the repeat count")
+        return []
+    return [entry for _ in range(block.repeat) for entry in body]
+
+
+def _check_shapes(problems: Problems, entries: list[_Entry], input_shape: tuple[int, ...]) -> None:
+    """Run each layer's shape rule from ``input_shape``; record the first layer that does not fit."""
+    shape = input_shape
+    for index, entry in enumerate(entries):
+        try:
+            shape = tuple(entry.layer.compute_output_shape(shape))
+        except (ShapeError, ValueError) as error:
+            problems.add(entry.path, f"layer {index} ({entry.config['type']}) gets input (batch, "
+                         f"{', '.join(map(str, shape))}): {one_line(error)}",
+                         "its input shape comes from input_shape and the layers before it")
+            return

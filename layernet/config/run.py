@@ -1,0 +1,188 @@
+"""RunConfig: a whole run (model, loss, optimiser, schedule, training, data) loaded from YAML."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..layers.base import Layer
+from ..losses import Loss, get_loss
+from ..model import Sequential
+from ..optimizers import Optimizer, get_optimizer
+from ..parameter import Parameter
+from ..schedules import Schedule
+from ..training.settings import DataSettings, TrainSettings
+from .arguments import suggest
+from .components import (DEFAULT_LOSS, DEFAULT_OPTIMIZER, make_schedule, resolve_loss,
+                         resolve_optimizer, resolve_schedule)
+from .document import Document, KeyPath, Problems
+from .dump import dump_yaml, plain
+from .network import resolve_model
+from .plugins import load_plugins
+from .reader import read_document
+from .settings import check_settings
+
+#: The top-level keys of a run config, in the order :meth:`RunConfig.to_yaml` writes them.
+SECTIONS = ("plugins", "model", "loss", "optimizer", "schedule", "train", "data")
+
+
+@dataclass
+class RunConfig:
+    """A validated, fully resolved run configuration.
+
+    Every section holds plain values with every default written out, so
+    :meth:`to_yaml` describes the run completely and
+    ``load_run_config(config.to_yaml()) == config``.
+
+    Attributes:
+        model: the config :meth:`layernet.Sequential.from_config` takes (repeats expanded).
+        loss: ``{"type": ..., **arguments}``.
+        optimizer: ``{"type": ..., **arguments}`` without ``params``.
+        schedule: ``{"type": ..., **arguments}``, or None for a constant rate.
+        train: how to train.
+        data: what to train on.
+        plugins: modules imported so their classes can be named.
+        source: the file the config came from (``"<string>"`` for text); not compared.
+    """
+
+    model: dict[str, Any]
+    loss: dict[str, Any]
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any] | None = None
+    train: TrainSettings = field(default_factory=TrainSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    plugins: list[str] = field(default_factory=list)
+    source: str = field(default="<string>", compare=False)
+
+    def build_model(self) -> Sequential:
+        """A new :class:`Sequential` with fresh weights drawn from ``model.seed``."""
+        return Sequential.from_config(copy.deepcopy(self.model))
+
+    def build_loss(self) -> Loss:
+        """A new loss object."""
+        return get_loss(copy.deepcopy(self.loss))
+
+    def build_optimizer(self, params: Iterable[Parameter]) -> Optimizer:
+        """A new optimiser over ``params`` (``model.parameters()``)."""
+        return get_optimizer(copy.deepcopy(self.optimizer), params)
+
+    def build_schedule(self) -> Schedule | None:
+        """A new schedule, or None when the config has none."""
+        return None if self.schedule is None else make_schedule(self.schedule)
+
+    def with_overrides(self, *, epochs: int | None = None, batch_size: int | str | None = None,
+                       lr: float | None = None, seed: int | None = None,
+                       data_source: str | None = None) -> RunConfig:
+        """A copy with command-line values replacing the file's, checked like the file.
+
+        ``seed`` sets ``model.seed`` (and ``train.seed`` when the file sets it);
+        ``batch_size`` may be a string of digits or ``"full"``. A bad value is a
+        :class:`layernet.ConfigError` naming the flag (``--lr``, ``--batch-size``, ...).
+        """
+        data = self.to_dict()
+        labels: dict[KeyPath, str] = {}
+        if isinstance(batch_size, str) and batch_size.isdigit():
+            batch_size = int(batch_size)
+        changes: list[tuple[str, tuple[str, str], Any]] = [
+            ("--epochs", ("train", "epochs"), epochs), ("--batch-size", ("train", "batch_size"), batch_size),
+            ("--lr", ("optimizer", "lr"), lr), ("--seed", ("model", "seed"), seed),
+            ("--seed", ("train", "seed"), seed if self.train.seed is not None else None),
+            ("--data", ("data", "source"), data_source)]
+        for flag, (section, key), value in changes:
+            if value is not None:
+                data[section][key] = value
+                labels[(section, key)] = flag
+        return resolve_run(Document(data, source=self.source, labels=labels), allow_plugins=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain values, sections in :data:`SECTIONS` order."""
+        return {"plugins": list(self.plugins), "model": copy.deepcopy(self.model),
+                "loss": copy.deepcopy(self.loss), "optimizer": copy.deepcopy(self.optimizer),
+                "schedule": copy.deepcopy(self.schedule), "train": plain(dataclasses.asdict(self.train)),
+                "data": plain(dataclasses.asdict(self.data))}
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML text that :func:`load_run_config` reads back equal."""
+        return dump_yaml(self.to_dict())
+
+
+def load_run_config(source: str | Path, *, allow_plugins: bool = False) -> RunConfig:
+    """Load and check a run config from a file path or YAML text.
+
+    ``source`` is YAML text when it is a ``str`` containing a newline, or
+    containing ``:`` while naming no existing file and not ending in
+    ``.yaml``/``.yml``; otherwise it is a path. Modules under ``plugins`` are
+    imported only with ``allow_plugins=True``. Left-out sections get their
+    defaults: loss ``CrossEntropy``, optimizer ``{type: Adam, lr: 0.001}``, no
+    schedule, ``TrainSettings()``, ``DataSettings()``.
+
+    Raises:
+        layernet.ConfigError: for every problem found, the first described and
+            all of them in its ``problems`` attribute.
+    """
+    return resolve_run(read_document(source), allow_plugins=allow_plugins)
+
+
+def validate_config(source: str | Path, *, allow_plugins: bool = False) -> RunConfig:
+    """Check a run config (what ``layernet validate`` runs); the same as :func:`load_run_config`."""
+    return load_run_config(source, allow_plugins=allow_plugins)
+
+
+def resolve_run(document: Document, *, allow_plugins: bool) -> RunConfig:
+    """Check every section of ``document``; raise one :class:`ConfigError` listing all problems."""
+    problems = Problems(document)
+    data: dict[str, Any] = document.data
+    plugins = check_sections(problems, data, allow_plugins=allow_plugins)
+    model = resolve_model(problems, ("model",), data["model"]) if "model" in data else None
+    loss = resolve_loss(problems, ("loss",), data.get("loss", DEFAULT_LOSS))
+    optimizer = resolve_optimizer(problems, ("optimizer",), data.get("optimizer", DEFAULT_OPTIMIZER))
+    schedule = resolve_schedule(problems, ("schedule",), data.get("schedule"))
+    train = check_settings(problems, ("train",), TrainSettings, data.get("train"))
+    settings = check_settings(problems, ("data",), DataSettings, data.get("data"))
+    problems.raise_if_any()
+    assert model is not None and loss is not None and optimizer is not None
+    assert train is not None and settings is not None
+    return RunConfig(model=model, loss=loss, optimizer=optimizer, schedule=schedule, train=train,
+                     data=settings, plugins=plugins, source=document.source)
+
+
+def check_sections(problems: Problems, data: dict[str, Any], *, allow_plugins: bool) -> list[str]:
+    """Record unknown sections and a missing ``model``; import the plugins and return their names."""
+    for key in data:
+        if key not in SECTIONS:
+            problems.add((key,), f"unknown section {key!r}", suggest(key, SECTIONS, "sections are"),
+                         at_key=True)
+    if "model" not in data:
+        problems.add((), "the config has no 'model' section",
+                     "add model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}")
+    return load_plugins(problems, ("plugins",), data.get("plugins"), allow=allow_plugins)
+
+
+def model_from_yaml(source: str | Path, *, allow_plugins: bool = False) -> Sequential:
+    """Build the ``model`` section of a config file or text (other sections are not checked)."""
+    document = read_document(source)
+    problems = Problems(document)
+    check_sections(problems, document.data, allow_plugins=allow_plugins)
+    model = resolve_model(problems, ("model",), document.data["model"]) if problems.count() == 0 else None
+    problems.raise_if_any()
+    assert model is not None
+    return Sequential.from_config(model)
+
+
+def model_to_yaml(model: Sequential) -> str:
+    """The architecture of ``model`` (no weights) as YAML that :func:`model_from_yaml` reads back.
+
+    Layers defined outside layernet add their modules under ``plugins``.
+    """
+    plugins = sorted({_module_of(layer) for layer in model.layers} - {"layernet"})
+    header: dict[str, Any] = {"plugins": plugins} if plugins else {}
+    return dump_yaml({**header, "model": model.get_config()})
+
+
+def _module_of(layer: Layer) -> str:
+    module = type(layer).__module__
+    return "layernet" if module == "layernet" or module.startswith("layernet.") else module
