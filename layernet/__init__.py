@@ -6,6 +6,11 @@ an object with a hand-written ``forward``/``backward`` (no autograd).
 """
 
 from . import data as data
+from .config import RunConfig as RunConfig
+from .config import load_run_config as load_run_config
+from .config import model_from_yaml as model_from_yaml
+from .config import model_to_yaml as model_to_yaml
+from .config import validate_config as validate_config
 from .data import Dataset as Dataset
 from .data import DataSplits as DataSplits
 from .data import download_mnist as download_mnist
@@ -70,7 +75,8 @@ from .training import save_checkpoint as save_checkpoint
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
+    "__version__", "Adam", "RunConfig", "load_run_config", "model_from_yaml", "model_to_yaml",
+    "validate_config", "AdamW", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
     "Constant", "CosineDecay", "CrossEntropy", "data", "DataError", "Dataset", "DataSettings",
     "DataSplits", "Dense", "download_mnist", "Dropout", "EarlyStopping", "Evaluation",
     "ExponentialDecay", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
