@@ -19,8 +19,6 @@ Text is stored as 0-d unicode arrays. Checkpoints
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import struct
 import zipfile
 import zlib
@@ -31,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import atomic_write
 from .errors import ModelFileError, ShapeError
 from .model import Sequential
 from .registry import UnknownNameError
@@ -172,33 +171,13 @@ def write_archive(path: str | Path, arrays: Mapping[str, npt.NDArray[Any]]) -> N
         ModelFileError: the file cannot be written (missing folder, no
             permission, disk full).
     """
-    target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
+        with atomic_write(path) as file:
             entries: dict[str, Any] = dict(arrays)
             np.savez(file, **entries)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-        _sync_folder(target.parent)
-    except BaseException as error:
-        temp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ModelFileError(f"{path}: cannot write the file ({error}); check the folder "
-                                 f"exists and is writable") from error
-        raise
-
-
-def _sync_folder(folder: Path) -> None:
-    """Flush the folder entry of a renamed file to disk (POSIX only)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot write the file ({error}); check the folder "
+                             f"exists and is writable") from error
 
 
 def read_archive(path: str | Path) -> Arrays:

@@ -16,9 +16,7 @@ Every file is written atomically: a crash leaves the previous version or none.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .atomic import write_text
 from .config import RunConfig, load_run_config
 from .data import DataSplits, Dataset, load_data
 from .errors import DataError, LayernetError
@@ -207,18 +206,6 @@ def open_run(path: Path) -> SavedRun:
 def read_history(directory: Path) -> History:
     """The ``history.csv`` of a run directory."""
     return History.from_csv(directory / HISTORY_FILE)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 PLOTS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")

@@ -19,8 +19,8 @@ from ..gradcheck import gradcheck
 from ..io import load_model
 from ..model import Sequential
 from ..plots import INSTALL_HINT, matplotlib_available
-from ..rundir import (SavedRun, default_run_directory, open_run, plot_run, read_history, train_run,
-                      write_text)
+from ..atomic import write_text
+from ..rundir import SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
 from ..training import History
 from ..training.metrics import evaluate, predicted_classes
 from ..training.trainer import probabilities
@@ -242,7 +242,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def data_command(args: argparse.Namespace) -> int:
     """``layernet data download mnist``: fetch and verify the four MNIST files."""
-    directory = download_mnist(args.dir, mirrors=args.mirror)
+    directory = download_mnist(args.dir, mirrors=args.mirror, report=say)
     say(f"MNIST is in {directory} (md5 verified); train on it with --data {directory}")
     return 0
 

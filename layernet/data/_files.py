@@ -1,4 +1,4 @@
-"""File helpers for the data readers: gzip detection by magic bytes and atomic writes."""
+"""File helpers for the data readers: gzip detection by magic bytes and checksums."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import contextlib
 import gzip
 import hashlib
 import io
-import os
-import secrets
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from ..errors import DataError
 
@@ -54,23 +51,3 @@ def uncompressed_md5(path: Path) -> str:
         except GZIP_ERRORS as exc:
             raise DataError(f"{path}: corrupt gzip data: {exc}") from None
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Write ``path`` through a temporary file in the same folder, renamed into place on success.
-
-    If the ``with`` body raises, the temporary file is removed and ``path`` is
-    left as it was: a half-written file never appears under the final name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-    try:
-        with open(temporary, "xb") as handle:  # new file, permissions from the umask
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

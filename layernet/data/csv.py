@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataError
-from ._files import atomic_write
+from ..atomic import atomic_write
 from .dataset import Dataset
 
 #: The image size of a Kaggle digit row.
@@ -153,6 +153,7 @@ def write_kaggle_csv(path: str | Path, x: npt.ArrayLike, y: npt.ArrayLike | None
             raise DataError(f"{path}: y must be ({len(pixels)},) integers, got {labels.dtype} "
                             f"{labels.shape}")
         frame.insert(0, LABEL_COLUMN, labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as out:
         frame.to_csv(out, index=False)
     return path

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DataError
-from ._files import atomic_write, uncompressed_md5
+from ..atomic import atomic_write
+from ._files import uncompressed_md5
 
 #: Public MNIST mirrors, tried in order (each holds the four ``.gz`` files).
 DEFAULT_MIRRORS = (
@@ -81,6 +82,10 @@ def download_mnist(
     urls = list(DEFAULT_MIRRORS if mirrors is None else mirrors)
     if not urls:
         raise DataError("download_mnist: mirrors is empty; pass at least one base URL")
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{target_dir}: cannot create the download folder ({error})") from None
     for name, md5 in (MNIST_MD5 if checksums is None else checksums).items():
         target = target_dir / name
         if not _is_valid(target, md5):

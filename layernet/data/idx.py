@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import DataError
-from ._files import GZIP_ERRORS, atomic_write, open_maybe_gzip
+from ..atomic import atomic_write
+from ._files import GZIP_ERRORS, open_maybe_gzip
 
 #: IDX type code -> element dtype (big-endian as stored).
 IDX_DTYPES: dict[int, np.dtype[Any]] = {
@@ -135,6 +136,7 @@ def write_idx(path: str | Path, array: npt.ArrayLike, *, compress: bool | None =
     body = np.ascontiguousarray(data, dtype=IDX_DTYPES[code]).tobytes()
     if compress is None:
         compress = path.suffix == ".gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as out:
         if compress:
             with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as zipped:

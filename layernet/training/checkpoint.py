@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 
 from ..errors import ModelFileError
 from ..io import (Arrays, check_format, describe, header, json_array, json_entry, listing,
