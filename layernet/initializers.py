@@ -44,7 +44,7 @@ class Initializer:
         return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
 
-INITIALIZERS: Registry[type[Initializer]] = Registry("initializer")
+INITIALIZERS: Registry[Initializer] = Registry("initializer", Initializer)
 
 
 def _fans(shape: Shape) -> tuple[int, int]:

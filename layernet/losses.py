@@ -45,7 +45,7 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
-LOSSES: Registry[type[Loss]] = Registry("loss")
+LOSSES: Registry[Loss] = Registry("loss", Loss)
 
 #: Probabilities are clipped to ``[EPSILON, 1 − EPSILON]`` where the loss has no logits.
 EPSILON = 1e-7
@@ -189,14 +189,9 @@ class BinaryCrossEntropy(Loss):
 
 def get_loss(spec: Loss | str | dict[str, Any]) -> Loss:
     """Resolve ``"CrossEntropy"``, ``{"type": "CrossEntropy", "from_logits": True}`` or an instance."""
-    if isinstance(spec, Loss):
-        return spec
-    if isinstance(spec, str):
-        return LOSSES.get(spec)()
-    args = dict(spec)
-    return LOSSES.get(args.pop("type"))(**args)
+    return LOSSES.create(spec)
 
 
 def loss_config(loss: Loss) -> dict[str, Any]:
     """``{"type": registered name, **loss.get_config()}``."""
-    return {"type": LOSSES.name_of(type(loss)), **loss.get_config()}
+    return LOSSES.config_of(loss)

@@ -99,7 +99,7 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer)
 
 
 @OPTIMIZERS.register
@@ -235,13 +235,12 @@ class AdamW(Adam):
 
 def get_optimizer(spec: str | dict[str, Any], params: Iterable[Parameter]) -> Optimizer:
     """Create an optimiser from ``"Adam"`` or ``{"type": "SGD", "lr": 0.1, ...}`` for ``params``."""
-    args = {"type": spec} if isinstance(spec, str) else dict(spec)
-    return OPTIMIZERS.get(args.pop("type"))(params, **args)
+    return OPTIMIZERS.create(spec, params)
 
 
 def optimizer_config(optimizer: Optimizer) -> dict[str, Any]:
     """``{"type": registered name, **optimizer.get_config()}``."""
-    return {"type": OPTIMIZERS.name_of(type(optimizer)), **optimizer.get_config()}
+    return OPTIMIZERS.config_of(optimizer)
 
 
 def _groups(params: list[Parameter]) -> list[tuple[Array, Array]]:

@@ -8,10 +8,20 @@ join with a decorator such as :func:`layernet.register_layer`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar, overload
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, Protocol, TypeVar, overload
 
-T = TypeVar("T", bound=type)
+
+class Configurable(Protocol):
+    """What a registered class provides: its constructor arguments as plain values."""
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, so ``cls(**get_config())`` rebuilds the object."""
+        ...
+
+
+C = TypeVar("C", bound=Configurable)
+K = TypeVar("K", bound=type)
 
 
 class UnknownNameError(KeyError):
@@ -27,46 +37,70 @@ class UnknownNameError(KeyError):
         return f"unknown {self.kind} {self.name!r} ({self.hint})"
 
 
-class Registry(Generic[T]):
-    """Maps config names to classes of one family.
+class Registry(Generic[C]):
+    """Maps config names to the subclasses of one base class.
 
     Args:
         kind: what the family is called in messages (``"layer"``, ``"loss"``).
+        base: the base class every registered class must derive from.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, base: type[C]) -> None:
         self.kind = kind
-        self._classes: dict[str, T] = {}
+        self.base = base
+        self._classes: dict[str, type[C]] = {}
 
     @overload
-    def register(self, cls: T, *, name: str | None = None) -> T: ...
+    def register(self, cls: K, *, name: str | None = None) -> K: ...
 
     @overload
-    def register(self, cls: None = None, *, name: str | None = None) -> Callable[[T], T]: ...
+    def register(self, cls: None = None, *, name: str | None = None) -> Callable[[K], K]: ...
 
-    def register(self, cls: T | None = None, *, name: str | None = None) -> T | Callable[[T], T]:
+    def register(self, cls: K | None = None, *, name: str | None = None) -> K | Callable[[K], K]:
         """Add ``cls`` under ``name`` (default: the class name); usable as a decorator.
 
         Registering a different class under a taken name is an error; registering
         the same class again (e.g. a module imported twice) is allowed.
         """
 
-        def add(klass: T) -> T:
+        def add(klass: K) -> K:
             key = name or klass.__name__
             existing = self._classes.get(key)
             if existing is not None and existing.__qualname__ != klass.__qualname__:
                 raise ValueError(f"{self.kind} name {key!r} is already registered to {existing!r}")
-            self._classes[key] = klass
+            self._classes[key] = self._checked(klass)
             return klass
 
         return add(cls) if cls is not None else add
 
-    def get(self, name: str) -> T:
+    def _checked(self, klass: type) -> type[C]:
+        if not issubclass(klass, self.base):
+            raise TypeError(f"{klass.__name__} is not a {self.base.__name__} subclass, "
+                            f"so it cannot be registered as a {self.kind}")
+        return klass
+
+    def get(self, name: str) -> type[C]:
         """Return the class registered as ``name``; raise :class:`UnknownNameError` otherwise."""
         try:
             return self._classes[name]
         except KeyError:
             raise UnknownNameError(self.kind, name, self.suggest(name)) from None
+
+    def create(self, spec: C | str | Mapping[str, Any], *args: Any) -> C:
+        """An instance from ``"Name"``, ``{"type": "Name", **kwargs}`` or an instance (returned as is).
+
+        ``args`` are passed first (an optimiser's parameters).
+        """
+        if isinstance(spec, self.base):
+            return spec
+        if isinstance(spec, str):
+            return self.get(spec)(*args)
+        kwargs = dict(spec)  # type: ignore[arg-type]
+        return self.get(kwargs.pop("type"))(*args, **kwargs)
+
+    def config_of(self, obj: C) -> dict[str, Any]:
+        """``{"type": registered name, **obj.get_config()}``: the inverse of :meth:`create`."""
+        return {"type": self.name_of(type(obj)), **obj.get_config()}
 
     def suggest(self, name: str) -> str:
         """A hint naming the closest registered names, or listing them all."""
@@ -90,6 +124,6 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._classes))
 
-    def items(self) -> list[tuple[str, T]]:
+    def items(self) -> list[tuple[str, type[C]]]:
         """``(name, class)`` pairs sorted by name."""
         return sorted(self._classes.items())

@@ -46,7 +46,7 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
-SCHEDULES: Registry[type[Schedule]] = Registry("schedule")
+SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule)
 
 
 @SCHEDULES.register
@@ -128,6 +128,16 @@ class CosineDecay(Schedule):
 
     def get_config(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "min_lr": self.min_lr, **super().get_config()}
+
+
+def get_schedule(spec: Schedule | str | dict[str, Any]) -> Schedule:
+    """Resolve ``"CosineDecay"``, ``{"type": "StepDecay", "step_size": 5}`` or an instance."""
+    return SCHEDULES.create(spec)
+
+
+def schedule_config(schedule: Schedule) -> dict[str, Any]:
+    """``{"type": registered name, **schedule.get_config()}`` (the inverse of :func:`get_schedule`)."""
+    return SCHEDULES.config_of(schedule)
 
 
 def _check_factor(gamma: float) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from ..losses import LOSSES, loss_config
 from ..optimizers import OPTIMIZERS, optimizer_config
 from ..parameter import Parameter
-from ..schedules import SCHEDULES, Schedule
+from ..schedules import SCHEDULES, schedule_config
 from .arguments import build, split_spec
 from .document import KeyPath, Problems
 from .dump import plain
@@ -44,17 +44,4 @@ def resolve_schedule(problems: Problems, path: KeyPath, spec: Any) -> dict[str, 
         return None
     parts = split_spec(problems, path, spec, SCHEDULES)
     schedule = None if parts is None else build(problems, path, *parts)
-    return None if schedule is None else schedule_config(schedule)
-
-
-def schedule_config(schedule: Schedule) -> dict[str, Any]:
-    """``{"type": registered name, **schedule.get_config()}``."""
-    config: dict[str, Any] = plain({"type": SCHEDULES.name_of(type(schedule)), **schedule.get_config()})
-    return config
-
-
-def make_schedule(config: dict[str, Any]) -> Schedule:
-    """Create a schedule from :func:`schedule_config` output."""
-    args = dict(config)
-    schedule: Schedule = SCHEDULES.get(args.pop("type"))(**args)
-    return schedule
+    return None if schedule is None else plain(schedule_config(schedule))

@@ -14,10 +14,10 @@ from ..losses import Loss, get_loss
 from ..model import Sequential
 from ..optimizers import Optimizer, get_optimizer
 from ..parameter import Parameter
-from ..schedules import Schedule
+from ..schedules import Schedule, get_schedule
 from ..training.settings import DataSettings, TrainSettings
 from .arguments import suggest
-from .components import (DEFAULT_LOSS, DEFAULT_OPTIMIZER, make_schedule, resolve_loss,
+from .components import (DEFAULT_LOSS, DEFAULT_OPTIMIZER, resolve_loss,
                          resolve_optimizer, resolve_schedule)
 from .document import Document, KeyPath, Problems
 from .dump import dump_yaml, plain
@@ -72,7 +72,7 @@ class RunConfig:
 
     def build_schedule(self) -> Schedule | None:
         """A new schedule, or None when the config has none."""
-        return None if self.schedule is None else make_schedule(self.schedule)
+        return None if self.schedule is None else get_schedule(copy.deepcopy(self.schedule))
 
     def with_overrides(self, *, epochs: int | None = None, batch_size: int | str | None = None,
                        lr: float | None = None, seed: int | None = None,

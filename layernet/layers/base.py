@@ -126,7 +126,7 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-LAYERS: Registry[type[Layer]] = Registry("layer")
+LAYERS: Registry[Layer] = Registry("layer", Layer)
 
 
 LayerClass = TypeVar("LayerClass", bound=type[Layer])
@@ -140,7 +140,7 @@ def register_layer(cls: LayerClass) -> LayerClass:
 
 def layer_config(layer: Layer) -> dict[str, Any]:
     """``{"type": registered name, **layer.get_config()}``."""
-    return {"type": LAYERS.name_of(type(layer)), **layer.get_config()}
+    return LAYERS.config_of(layer)
 
 
 def layer_from_config(config: dict[str, Any]) -> Layer:

@@ -36,7 +36,8 @@ from ..optimizers import get_optimizer, optimizer_config
 from ..registry import UnknownNameError
 from .callbacks import Callback, Monitor
 from .history import History, Row
-from .specs import get_schedule, schedule_config, settings_config, settings_from_config
+from ..schedules import get_schedule, schedule_config
+from .specs import settings_config, settings_from_config
 from .trainer import Trainer
 
 CHECKPOINT_FORMAT = "layernet-checkpoint"

@@ -18,7 +18,7 @@ from .arrays import as_dataset
 from .callbacks import Callback
 from .history import History
 from .settings import TrainSettings
-from .specs import get_schedule
+from ..schedules import get_schedule
 from .trainer import Trainer
 
 T = TypeVar("T")
