@@ -62,7 +62,8 @@ class ConfigError(LayernetError):
         if self.hint:
             text += f" ({self.hint})"
         if len(self.problems) > 1:
-            text += f" [+{len(self.problems) - 1} more problems]"
+            more = len(self.problems) - 1
+            text += f" [+{more} more problem{'s' if more > 1 else ''}]"
         return text
 
 

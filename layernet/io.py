@@ -241,7 +241,9 @@ def check_format(arrays: Arrays, path: str | Path, kind: str) -> None:
         raise ModelFileError(f"{path}: not a layernet file (no 'format' entry); expected a {kind} file")
     found = text_entry(arrays, "format", path)
     if found != kind:
-        raise ModelFileError(f"{path}: this is a {found} file, expected a {kind} file")
+        raise ModelFileError(f"{path}: this is a {found} file, expected a {kind} file (models are "
+                             f"a run's model.npz or save_model output; checkpoints are in a run's "
+                             f"checkpoints/ folder, for resuming)")
     version = int_entry(arrays, "format_version", path)
     if version > FORMAT_VERSION:
         writer = arrays.get("layernet_version", "a newer layernet")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: How to get matplotlib when it is missing.
-INSTALL_HINT = "pip install 'layernet[plot]'"
+INSTALL_HINT = "pip install matplotlib, or pip install -e '.[plot]' in a layernet clone"
 
 
 def matplotlib_available() -> bool:

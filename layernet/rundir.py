@@ -30,7 +30,7 @@ from . import __version__
 from .atomic import write_text
 from .config import RunConfig, load_run_config
 from .data import DataSplits, Dataset, load_data
-from .errors import DataError, LayernetError
+from .errors import DataError, LayernetError, ModelFileError
 from .io import load_model, save_model
 from .losses import CrossEntropy, Loss
 from .model import Sequential
@@ -112,11 +112,7 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
     checkpoints = Checkpoint(directory / CHECKPOINTS, every=max(config.train.checkpoint_every, 0))
     trainer, splits = prepare_run(config, [*callbacks, checkpoints])
     if resume:
-        last = directory / CHECKPOINTS / "last.npz"
-        if not last.exists():
-            raise LayernetError(f"{directory}: no checkpoint to resume from ({last} is missing); "
-                                "train with --out first, or check checkpoint_every")
-        restore_checkpoint(last, trainer)
+        resume_from(directory, trainer)
     directory.mkdir(parents=True, exist_ok=True)
     write_text(directory / CONFIG_FILE, config.to_yaml())
     started = time.perf_counter()
@@ -128,6 +124,22 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
     metrics = run_metrics(config, trainer, splits, test, seconds)
     write_text(directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     return RunResult(directory, trainer, test, splits.test, metrics)
+
+
+def resume_from(directory: Path, trainer: Trainer) -> None:
+    """Load ``directory``'s last checkpoint into ``trainer``; refuse a finished or mismatched run."""
+    last = directory / CHECKPOINTS / "last.npz"
+    if not last.exists():
+        raise LayernetError(f"{directory}: no checkpoint to resume from ({last} is missing); "
+                            "train with --out first, or check train.checkpoint_every")
+    try:
+        restore_checkpoint(last, trainer)
+    except ModelFileError as error:
+        raise ModelFileError(f"{error}; resume with the run's own config: layernet train "
+                             f"{directory / CONFIG_FILE} --resume {directory}") from None
+    if trainer.epoch >= trainer.settings.epochs:
+        raise LayernetError(f"{directory}: already trained for {trainer.epoch} epochs; pass "
+                            f"--epochs greater than {trainer.epoch} to continue it")
 
 
 def run_metrics(config: RunConfig, trainer: Trainer, splits: DataSplits, test: Evaluation | None,
@@ -189,11 +201,16 @@ def open_run(path: Path) -> SavedRun:
     ``metrics.json``. A bare model file is assumed to take pixels ÷ 255.
     """
     if not path.is_dir():
+        if path.suffix.lower() != ".npz":
+            raise LayernetError(f"{path}: expected a run directory or a model .npz file here "
+                                "(data to evaluate or predict on comes after it, or with --data)")
         return SavedRun(load_model(path), CrossEntropy())
     config_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
     for required in (config_path, model_path):
         if not required.exists():
-            raise LayernetError(f"{path}: not a finished run directory ({required.name} is missing)")
+            raise LayernetError(f"{path}: not a finished run directory ({required.name} is missing); "
+                                f"if its training was interrupted, continue it with layernet train "
+                                f"{config_path} --resume {path}")
     config = load_run_config(config_path, allow_plugins=True)
     run = SavedRun(load_model(model_path), config.build_loss(), config=config)
     metrics_path = path / METRICS_FILE

@@ -198,6 +198,10 @@ USER_ERRORS = {
     "unknown command": lambda tmp: ["fly"],
     "missing argument": lambda tmp: ["predict"],
     "not a run directory": lambda tmp: ["plot", tmp],
+    "data file given as the model": lambda tmp: ["evaluate", _write(tmp / "test.csv", b"pixel0\n1\n")],
+    "validate a missing data source": lambda tmp: ["validate", _bad_config(
+        tmp, ADAM.read_text().replace("source: sample", "source: nowhere.csv"))],
+    "resume without a checkpoint": lambda tmp: ["train", ADAM, "--resume", tmp],
 }
 
 
@@ -215,6 +219,31 @@ def test_user_errors_are_one_line_with_exit_code_2(case: str, tmp_path: Path) ->
     assert len(lines) == 1 and "error" in lines[0], lines
     assert not (tmp_path / "run").exists() and not (tmp_path / "PWNED").exists()
     assert not (tmp_path / "submission.csv").exists()
+
+
+def test_validate_lists_every_problem_on_its_own_line(tmp_path: Path) -> None:
+    text = ADAM.read_text().replace("units: 10, init: he", "units: 0, init: he").replace("lr: 0.003", "lr: -1")
+    result = run("validate", _bad_config(tmp_path, text))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 2, result.stderr
+    assert "units" in lines[0] and "lr" in lines[1] and "Traceback" not in result.stderr
+
+
+def test_resuming_a_finished_run_is_refused_and_changes_nothing(trained: Path) -> None:
+    before = (trained / "config.yaml").read_text()
+    result = run("train", trained / "config.yaml", "--resume", trained)
+    assert result.returncode == 2 and "--epochs greater than 2" in result.stderr
+    assert (trained / "config.yaml").read_text() == before
+
+
+def test_evaluate_refuses_a_run_without_test_data(tmp_path: Path) -> None:
+    train = load_sample().train
+    csv = write_kaggle_csv(tmp_path / "train.csv", train.x[:300], train.y[:300])
+    trained = run("train", ADAM, "--data", csv, "--epochs", "1", "--out", tmp_path / "run", "--no-plots")
+    assert trained.returncode == 0, trained.stderr
+    result = run("evaluate", tmp_path / "run")
+    assert result.returncode == 2 and "--data" in result.stderr
+    assert run("evaluate", tmp_path / "run", "--data", csv).returncode == 0
 
 
 def test_existing_output_directory_is_refused(trained: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,10 @@ import pandas as pd
 
 from .. import __version__
 from ..config import load_run_config, model_from_yaml, validate_config
-from ..data import Dataset, load_inputs
+from ..data import Dataset, load_data, load_inputs
+from ..data.loading import check_source
 from ..data.download import download_mnist
-from ..errors import DataError, LayernetError
+from ..errors import ConfigError, DataError, LayernetError
 from ..gradcheck import gradcheck
 from ..io import load_model
 from ..model import Sequential
@@ -76,14 +78,14 @@ def train(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise LayernetError(f"{args.out}: already exists and is not empty; choose another --out "
                             f"or continue it with --resume {args.out}")
-    progress = [] if args.quiet else [Progress(config.train.epochs)]
-    if not args.quiet:
-        say(f"training {config.source} -> {directory}")
+    header = f"training {config.source} -> {directory}"
+    progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
     result = train_run(config, directory, resume=args.resume is not None, callbacks=progress)
     model = result.trainer.model
     plots = [] if args.no_plots else _plots(result.directory, model, result.trainer.history, result.test_data)
     last = result.trainer.history.rows[-1] if len(result.trainer.history) else {}
-    parts = [f"{result.trainer.epoch} epochs in {result.metrics['train_seconds']:.1f}s",
+    epochs = result.trainer.epoch
+    parts = [f"{epochs} epoch{'s' if epochs != 1 else ''} in {result.metrics['train_seconds']:.1f}s",
              f"{model.num_parameters:,} parameters"]
     if "accuracy" in last:
         parts.append(f"train accuracy {last['accuracy']:.4f}")
@@ -119,7 +121,7 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def evaluate_command(args: argparse.Namespace) -> int:
     """``layernet evaluate``: loss, accuracy and confusion matrix on labelled data."""
     run = open_run(args.model)
-    data = _inputs(run, args.data or _default_test_source(run))
+    data = _inputs(run, args.data) if args.data else _default_test_data(run)
     if data.y is None:
         raise DataError(f"{data.name}: has no labels to evaluate against (a Kaggle CSV needs a "
                         "'label' column); use 'layernet predict' for unlabelled data")
@@ -134,10 +136,15 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_test_source(run: SavedRun) -> str:
+def _default_test_data(run: SavedRun) -> Dataset:
+    """The run's own test split (preprocessed as in training), or the sample's test digits."""
     if run.config is None:
-        return "sample"
-    return run.config.data.test or run.config.data.source
+        return _inputs(run, "sample")
+    test = load_data(run.config.data).test
+    if test is None:
+        raise DataError(f"{run.config.data.source}: the run's data has no test split to evaluate "
+                        "on; pass labelled data with --data")
+    return test
 
 
 def _inputs(run: SavedRun, spec: str) -> Dataset:
@@ -200,7 +207,15 @@ def _config_argument(parser: argparse.ArgumentParser) -> None:
 
 def validate_command(args: argparse.Namespace) -> int:
     """``layernet validate``: check a config completely without training."""
-    config = validate_config(args.config, allow_plugins=True)
+    try:
+        config = validate_config(args.config, allow_plugins=True)
+    except ConfigError as error:
+        for problem in error.problems[:-1]:
+            print(f"layernet: error: {problem}", file=sys.stderr)
+        raise error.problems[-1] from None
+    check_source(config.data.source)
+    if config.data.test is not None:
+        check_source(config.data.test)
     model = config.build_model()
     batch = config.train.batch_size
     say(f"{args.config}: valid — {len(model)} layers, {model.num_parameters:,} parameters, "
@@ -235,7 +250,8 @@ def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["download"], help="what to do")
     parser.add_argument("dataset", choices=["mnist"], help="which dataset")
-    parser.add_argument("--dir", type=Path, help="where to put the files (default: ~/.cache/layernet/mnist)")
+    parser.add_argument("--dir", type=Path, help="where to put the files (default: the layernet cache, "
+                        "$LAYERNET_CACHE/mnist or ~/.cache/layernet/mnist; training with --data mnist reads it)")
     parser.add_argument("--mirror", action="append", metavar="URL",
                         help="base URL to download from (repeatable; default: the public MNIST mirrors)")
 
@@ -243,7 +259,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 def data_command(args: argparse.Namespace) -> int:
     """``layernet data download mnist``: fetch and verify the four MNIST files."""
     directory = download_mnist(args.dir, mirrors=args.mirror, report=say)
-    say(f"MNIST is in {directory} (md5 verified); train on it with --data {directory}")
+    spec = directory if args.dir is not None else "mnist"
+    say(f"MNIST is in {directory} (md5 verified); train on it with --data {spec}")
     return 0
 
 
@@ -258,8 +275,6 @@ def plot_command(args: argparse.Namespace) -> int:
     run = open_run(args.run)
     if run.config is None:
         raise LayernetError(f"{args.run}: not a run directory (plots need its history and config)")
-    from ..data import load_data
-
     written = plot_run(args.run, run.model, read_history(args.run), load_data(run.config.data).test)
     say(f"wrote {', '.join(str(path) for path in written)}")
     return 0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Never, TextIO
 
 from tqdm import tqdm
 
-from ..training.callbacks import BatchLogs, Callback
+from ..training.callbacks import BatchLogs, Callback, EarlyStopping
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -40,16 +40,23 @@ class Progress(Callback):
         epochs: the epoch count shown as ``epoch n/epochs``.
         stream: where to write (default: standard error).
         interactive: force the bar on or off (default: ``stream.isatty()``).
+        header: a line printed when training starts.
     """
 
     #: The bar's postfix is refreshed at most this often (batches); tqdm limits redraws itself.
     POSTFIX_EVERY = 25
 
-    def __init__(self, epochs: int, stream: TextIO | None = None, interactive: bool | None = None) -> None:
+    def __init__(self, epochs: int, stream: TextIO | None = None, interactive: bool | None = None,
+                 header: str = "") -> None:
         self.epochs = epochs
+        self.header = header
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self._bar: tqdm[Never] | None = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        if self.header:
+            self._print(self.header)
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: BatchLogs) -> None:
         if not self.interactive:
@@ -65,9 +72,19 @@ class Progress(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        print(format_epoch(epoch, self.epochs, logs), file=self.stream, flush=True)
+        self._print(format_epoch(epoch, self.epochs, logs))
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        for callback in trainer.callbacks:
+            if isinstance(callback, EarlyStopping) and callback.stopped_epoch:
+                restored = (f"; restored the weights of epoch {callback.best_epoch}"
+                            if callback.restore_best else "")
+                self._print(f"early stopping after epoch {callback.stopped_epoch}: "
+                            f"{callback.monitor.monitor} did not improve for {callback.patience} "
+                            f"epoch{'s' if callback.patience != 1 else ''}{restored}")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)

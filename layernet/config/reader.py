@@ -183,7 +183,7 @@ def _text_of(source: str | Path) -> tuple[str, str]:
     path = Path(source)
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}", source=str(path),
-                          hint="check the path, or pass YAML text containing a newline")
+                          hint="check the path")
     try:
         if path.stat().st_size > MAX_BYTES:
             raise ConfigError(f"the file is larger than {MAX_BYTES} bytes", source=str(path),

@@ -31,12 +31,24 @@ ACCEPTED_FORMS = ("'sample', 'mnist', a directory of MNIST-format IDX files, a K
                   "file, or an .npz file with arrays x and y")
 
 
+def check_source(spec: str) -> None:
+    """Raise :class:`DataError` unless ``spec`` names an accepted source that exists (reads nothing)."""
+    if spec in ("sample", "mnist"):
+        return
+    path = Path(spec).expanduser()
+    if path.is_dir() or (path.is_file() and path.suffix.lower() in (".csv", ".npz")):
+        return
+    problem = "unknown kind of file" if path.exists() else "no such file or directory"
+    raise DataError(f"data source {spec!r}: {problem}; use {ACCEPTED_FORMS}")
+
+
 def read_source(spec: str, *, require_labels: bool = True) -> DataSplits:
     """The raw (unpreprocessed) datasets a source names; see the module docstring for the forms.
 
     Raises:
         DataError: the source is not one of the accepted forms, or its files are bad.
     """
+    check_source(spec)
     if spec == "sample":
         return load_sample()
     if spec == "mnist":
@@ -46,10 +58,7 @@ def read_source(spec: str, *, require_labels: bool = True) -> DataSplits:
         return load_mnist_dir(path)
     if path.suffix.lower() == ".csv":
         return DataSplits(read_kaggle_csv(path), None)
-    if path.suffix.lower() == ".npz":
-        return load_npz(path, require_labels=require_labels)
-    problem = "unknown kind of file" if path.exists() else "no such file or directory"
-    raise DataError(f"data source {spec!r}: {problem}; use {ACCEPTED_FORMS}")
+    return load_npz(path, require_labels=require_labels)
 
 
 def load_data(settings: DataSettings) -> DataSplits:
