@@ -90,6 +90,8 @@ def gradcheck(target: Layer | Sequential | Loss, input_shape: Shape, *,
     Returns:
         A :class:`GradcheckReport`.
     """
+    if max_entries is not None and max_entries < 1:
+        raise ValueError(f"max_entries must be >= 1 (or None for all), got {max_entries}")
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((batch_size, *input_shape)) if inputs is None
          else np.array(inputs, dtype=np.float64))

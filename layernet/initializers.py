@@ -44,7 +44,7 @@ class Initializer:
         return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
 
-INITIALIZERS: Registry[Initializer] = Registry("initializer", Initializer)
+INITIALIZERS: Registry[Initializer] = Registry("initializer", Initializer, "layernet.INITIALIZERS.register")
 
 
 def _fans(shape: Shape) -> tuple[int, int]:

@@ -48,11 +48,19 @@ _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, 
 Arrays = dict[str, npt.NDArray[Any]]
 
 
-def save_model(model: Sequential, path: str | Path) -> None:
+def save_model(model: Sequential, path: str | Path, *,
+               preprocessing: Mapping[str, float] | None = None) -> None:
     """Write ``model``'s architecture and weights to the ``.npz`` file ``path``, atomically.
 
     The file is complete or absent: it is written to a temporary file in the
     same folder, flushed to disk and renamed over ``path``.
+
+    Args:
+        model: a built model.
+        path: the file to write.
+        preprocessing: how inputs were normalised in training, ``{"shift": s,
+            "scale": c}`` for ``(x − s) · c``; read back by :func:`load_preprocessing`
+            so the model file alone can classify new raw images.
 
     Raises:
         ModelFileError: the model is not built yet (it has no weights), or a
@@ -61,8 +69,9 @@ def save_model(model: Sequential, path: str | Path) -> None:
     if not model.built:
         raise ModelFileError(f"{path}: cannot save an unbuilt model; build it with "
                              f"model.build(input_shape) or train it first")
+    extra = {} if preprocessing is None else {"preprocessing": json_array(dict(preprocessing))}
     write_archive(path, {**header(MODEL_FORMAT), "config": json_array(model_config(model, path)),
-                         **prefixed(WEIGHTS_PREFIX, model.get_weights())})
+                         **extra, **prefixed(WEIGHTS_PREFIX, model.get_weights())})
 
 
 def load_model(path: str | Path) -> Sequential:
@@ -83,6 +92,23 @@ def load_model(path: str | Path) -> Sequential:
                              f"{describe(model)}: {listing(wrong)}")
     model.set_weights(weights)
     return model
+
+
+def load_preprocessing(path: str | Path) -> dict[str, float] | None:
+    """The ``preprocessing`` stored by :func:`save_model` (``{"shift", "scale"}``), or None.
+
+    Raises:
+        ModelFileError: the file is not a readable model file, or the entry is malformed.
+    """
+    arrays = read_archive(path)
+    check_format(arrays, path, MODEL_FORMAT)
+    if "preprocessing" not in arrays:
+        return None
+    stored = json_entry(arrays, "preprocessing", path)
+    try:
+        return {key: float(stored[key]) for key in ("shift", "scale")}
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: the stored preprocessing is invalid ({error!r})") from None
 
 
 # -- pieces shared with checkpoints --------------------------------------------------
@@ -112,9 +138,9 @@ def model_from_config(config: Any, path: str | Path) -> Sequential:
     except UnknownNameError as error:
         raise ModelFileError(
             f"{path}: the model uses {error.kind} {error.name!r}, which is not registered; import "
-            f"the module that defines it (with @layernet.register_{error.kind}) before loading "
-            f"({error.hint})") from None
-    except (KeyError, TypeError, ValueError, AttributeError, ShapeError) as error:
+            f"the module that defines it before loading ({error.hint})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, ShapeError, OverflowError,
+            MemoryError) as error:
         raise ModelFileError(f"{path}: the stored model config is invalid: {error}") from None
 
 

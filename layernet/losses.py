@@ -45,7 +45,7 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
-LOSSES: Registry[Loss] = Registry("loss", Loss)
+LOSSES: Registry[Loss] = Registry("loss", Loss, "layernet.LOSSES.register")
 
 #: Probabilities are clipped to ``[EPSILON, 1 − EPSILON]`` where the loss has no logits.
 EPSILON = 1e-7

@@ -72,6 +72,8 @@ class Sequential:
         Returns the output shape. Raises :class:`layernet.ShapeError` naming
         the layer whose shape rule fails.
         """
+        if isinstance(input_shape, str) or any(isinstance(d, (str, bool, float)) for d in input_shape):
+            raise ShapeError(f"input_shape must be a list of positive integers, got {input_shape!r}")
         shape = tuple(int(d) for d in input_shape)
         if not shape or any(d < 1 for d in shape):
             raise ShapeError(f"input_shape must be positive sizes, got {list(input_shape)}")

@@ -99,7 +99,7 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer)
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPTIMIZERS.register")
 
 
 @OPTIMIZERS.register

@@ -43,11 +43,14 @@ class Registry(Generic[C]):
     Args:
         kind: what the family is called in messages (``"layer"``, ``"loss"``).
         base: the base class every registered class must derive from.
+        registration: the decorator users register with, for hints
+            (``"layernet.register_layer"``, ``"layernet.LOSSES.register"``).
     """
 
-    def __init__(self, kind: str, base: type[C]) -> None:
+    def __init__(self, kind: str, base: type[C], registration: str) -> None:
         self.kind = kind
         self.base = base
+        self.registration = registration
         self._classes: dict[str, type[C]] = {}
 
     @overload
@@ -66,7 +69,7 @@ class Registry(Generic[C]):
         def add(klass: K) -> K:
             key = name or klass.__name__
             existing = self._classes.get(key)
-            if existing is not None and existing.__qualname__ != klass.__qualname__:
+            if existing is not None and _identity(existing) != _identity(klass):
                 raise ValueError(f"{self.kind} name {key!r} is already registered to {existing!r}")
             self._classes[key] = self._checked(klass)
             return klass
@@ -115,8 +118,7 @@ class Registry(Generic[C]):
         for key, klass in self._classes.items():
             if klass is cls:
                 return key
-        raise UnknownNameError(self.kind, cls.__name__,
-                               f"register it with @layernet.register_{self.kind}")
+        raise UnknownNameError(self.kind, cls.__name__, f"register it with @{self.registration}")
 
     def __contains__(self, name: object) -> bool:
         return name in self._classes
@@ -127,3 +129,8 @@ class Registry(Generic[C]):
     def items(self) -> list[tuple[str, type[C]]]:
         """``(name, class)`` pairs sorted by name."""
         return sorted(self._classes.items())
+
+
+def _identity(cls: type) -> tuple[str, str]:
+    """A class's module and qualified name: the same class imported twice compares equal."""
+    return cls.__module__, cls.__qualname__

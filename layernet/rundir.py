@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from .atomic import write_text
 from .config import RunConfig, load_run_config
 from .data import DataSplits, Dataset, load_data
 from .errors import DataError, LayernetError, ModelFileError
-from .io import load_model, save_model
+from .io import load_model, load_preprocessing, save_model
 from .losses import CrossEntropy, Loss
 from .model import Sequential
 from .training import Callback, Checkpoint, Evaluation, History, Trainer, restore_checkpoint
@@ -104,22 +105,29 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
               callbacks: Sequence[Callback] = ()) -> RunResult:
     """Train ``config`` and write the run directory ``directory``.
 
-    Nothing is written until the data is loaded and the model is built, so a
-    bad config or data file leaves no directory behind. With ``resume`` the
-    run continues from ``directory/checkpoints/last.npz`` up to
+    Nothing is written until the data is loaded and the model is built, and a
+    new directory is removed again if training fails before its first epoch
+    ends, so a bad config or data file leaves no directory behind. With
+    ``resume`` the run continues from ``directory/checkpoints/last.npz`` up to
     ``config.train.epochs`` epochs in total.
     """
-    checkpoints = Checkpoint(directory / CHECKPOINTS, every=max(config.train.checkpoint_every, 0))
+    checkpoints = Checkpoint(directory / CHECKPOINTS, every=config.train.checkpoint_every)
     trainer, splits = prepare_run(config, [*callbacks, checkpoints])
     if resume:
         resume_from(directory, trainer)
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    write_text(directory / CONFIG_FILE, config.to_yaml())
     started = time.perf_counter()
-    history = trainer.fit(splits.train)
+    try:
+        write_text(directory / CONFIG_FILE, config.to_yaml())
+        history = trainer.fit(splits.train)
+    except LayernetError:
+        if created and not trainer.history.rows:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     seconds = time.perf_counter() - started
     test = trainer.evaluate(splits.test) if splits.test is not None else None
-    save_model(trainer.model, directory / MODEL_FILE)
+    save_model(trainer.model, directory / MODEL_FILE, preprocessing=preprocessing(splits.train))
     write_text(directory / HISTORY_FILE, history.to_dataframe().to_csv(index=False))
     metrics = run_metrics(config, trainer, splits, test, seconds)
     write_text(directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
@@ -197,14 +205,14 @@ def open_run(path: Path) -> SavedRun:
     """Open a run directory or a bare ``model.npz`` for evaluation or prediction.
 
     A run directory's ``config.yaml`` is loaded first (importing its plugins,
-    so custom layers resolve), then ``model.npz`` and the preprocessing in
-    ``metrics.json``. A bare model file is assumed to take pixels ÷ 255.
+    so custom layers resolve), then its ``model.npz``. The input preprocessing
+    is the one stored in the model file (pixels ÷ 255 for files without one).
     """
     if not path.is_dir():
         if path.suffix.lower() != ".npz":
             raise LayernetError(f"{path}: expected a run directory or a model .npz file here "
                                 "(data to evaluate or predict on comes after it, or with --data)")
-        return SavedRun(load_model(path), CrossEntropy())
+        return _with_preprocessing(SavedRun(load_model(path), CrossEntropy()), path)
     config_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
     for required in (config_path, model_path):
         if not required.exists():
@@ -212,11 +220,14 @@ def open_run(path: Path) -> SavedRun:
                                 f"if its training was interrupted, continue it with layernet train "
                                 f"{config_path} --resume {path}")
     config = load_run_config(config_path, allow_plugins=True)
-    run = SavedRun(load_model(model_path), config.build_loss(), config=config)
-    metrics_path = path / METRICS_FILE
-    if metrics_path.exists():
-        stored = json.loads(metrics_path.read_text()).get("preprocessing", {})
-        run.shift, run.scale = float(stored.get("shift", 0.0)), float(stored.get("scale", 1 / 255))
+    return _with_preprocessing(SavedRun(load_model(model_path), config.build_loss(), config=config),
+                               model_path)
+
+
+def _with_preprocessing(run: SavedRun, model_path: Path) -> SavedRun:
+    stored = load_preprocessing(model_path)
+    if stored is not None:
+        run.shift, run.scale = stored["shift"], stored["scale"]
     return run
 
 

@@ -46,7 +46,7 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
-SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule)
+SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule, "layernet.SCHEDULES.register")
 
 
 @SCHEDULES.register

@@ -202,6 +202,13 @@ USER_ERRORS = {
     "validate a missing data source": lambda tmp: ["validate", _bad_config(
         tmp, ADAM.read_text().replace("source: sample", "source: nowhere.csv"))],
     "resume without a checkpoint": lambda tmp: ["train", ADAM, "--resume", tmp],
+    "infinite initialiser bound": lambda tmp: ["train", _bad_config(tmp, ADAM.read_text().replace(
+        "init: he_uniform", "init: {uniform: {low: -.inf, high: 0}}")), "--out", tmp / "run"],
+    "layer too large for memory": lambda tmp: ["train", _bad_config(tmp, ADAM.read_text().replace(
+        "units: 10, init: he", "units: 100000000000, init: he")), "--out", tmp / "run"],
+    "training data too small for the split": lambda tmp: [
+        "train", ADAM, "--data", write_kaggle_csv(tmp / "one.csv", np.zeros((1, 28, 28), np.uint8), [3]),
+        "--out", tmp / "run"],
 }
 
 
@@ -222,7 +229,7 @@ def test_user_errors_are_one_line_with_exit_code_2(case: str, tmp_path: Path) ->
 
 
 def test_validate_lists_every_problem_on_its_own_line(tmp_path: Path) -> None:
-    text = ADAM.read_text().replace("units: 10, init: he", "units: 0, init: he").replace("lr: 0.003", "lr: -1")
+    text = ADAM.read_text().replace("units: 10, init: he", "units: 0, init: he").replace("lr: 0.001", "lr: -1")
     result = run("validate", _bad_config(tmp_path, text))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 2, result.stderr
@@ -234,6 +241,21 @@ def test_resuming_a_finished_run_is_refused_and_changes_nothing(trained: Path) -
     result = run("train", trained / "config.yaml", "--resume", trained)
     assert result.returncode == 2 and "--epochs greater than 2" in result.stderr
     assert (trained / "config.yaml").read_text() == before
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+    assert run("train", ADAM, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
+    result = run("train", ADAM, "--epochs", "2", "--lr", "0.5", "--resume", tmp_path / "r")
+    assert result.returncode == 2 and "optimizer" in result.stderr and "config.yaml" in result.stderr
+    assert load_run_config(tmp_path / "r" / "config.yaml").optimizer["lr"] == 0.001
+
+
+def test_a_bare_model_file_carries_its_input_preprocessing(tmp_path: Path) -> None:
+    config = _bad_config(tmp_path, ADAM.read_text().replace("source: sample", "source: sample\n  normalize: standardize"))
+    assert run("train", config, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
+    from_run = json.loads(run("evaluate", tmp_path / "r", "--json").stdout)
+    from_file = json.loads(run("evaluate", tmp_path / "r" / "model.npz", "--json").stdout)
+    assert from_file["accuracy"] == pytest.approx(from_run["accuracy"]) and from_run["accuracy"] > 0.7
 
 
 def test_evaluate_refuses_a_run_without_test_data(tmp_path: Path) -> None:

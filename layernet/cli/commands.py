@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..config import load_run_config, model_from_yaml, validate_config
+from ..config import RunConfig, load_run_config, model_from_yaml, validate_config
 from ..data import Dataset, load_data, load_inputs
 from ..data.loading import check_source
 from ..data.download import download_mnist
@@ -22,7 +22,7 @@ from ..io import load_model
 from ..model import Sequential
 from ..plots import INSTALL_HINT, matplotlib_available
 from ..atomic import write_text
-from ..rundir import SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
+from ..rundir import CONFIG_FILE, SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
 from ..training import History
 from ..training.metrics import evaluate, predicted_classes
 from ..training.trainer import probabilities
@@ -74,6 +74,8 @@ def train(args: argparse.Namespace) -> int:
     """``layernet train``: train a config and write a run directory."""
     config = load_run_config(args.config, allow_plugins=True).with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, data_source=args.data)
+    if args.resume is not None:
+        _check_resumable(config, args.resume)
     directory = args.resume or args.out or default_run_directory(config)
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise LayernetError(f"{args.out}: already exists and is not empty; choose another --out "
@@ -82,7 +84,8 @@ def train(args: argparse.Namespace) -> int:
     progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
     result = train_run(config, directory, resume=args.resume is not None, callbacks=progress)
     model = result.trainer.model
-    plots = [] if args.no_plots else _plots(result.directory, model, result.trainer.history, result.test_data)
+    history = result.trainer.history
+    plots = [] if args.no_plots else _plots(result.directory, model, history, result.test_data)
     last = result.trainer.history.rows[-1] if len(result.trainer.history) else {}
     epochs = result.trainer.epoch
     parts = [f"{epochs} epoch{'s' if epochs != 1 else ''} in {result.metrics['train_seconds']:.1f}s",
@@ -95,6 +98,20 @@ def train(args: argparse.Namespace) -> int:
     say(f"wrote {result.directory}/: config.yaml, model.npz, history.csv, metrics.json, checkpoints/"
         + (", " + ", ".join(p.name for p in plots) if plots else ""))
     return 0
+
+
+def _check_resumable(config: RunConfig, directory: Path) -> None:
+    """Refuse to resume ``directory`` with settings other than its own (only epochs may grow)."""
+    stored_path = directory / CONFIG_FILE
+    if not stored_path.exists():
+        return
+    stored = load_run_config(stored_path, allow_plugins=True).to_dict()
+    wanted = config.with_overrides(epochs=int(stored["train"]["epochs"])).to_dict()
+    differ = [section for section in wanted if wanted[section] != stored[section]]
+    if differ:
+        raise LayernetError(f"{directory}: a resumed run must keep its settings, but {', '.join(differ)} "
+                            f"differ from the run's own; resume with layernet train {stored_path} "
+                            f"--resume {directory} (only --epochs may change)")
 
 
 def _plots(directory: Path, model: Sequential, history: History, test: Dataset | None) -> list[Path]:
@@ -242,8 +259,15 @@ def gradcheck_command(args: argparse.Namespace) -> int:
 
 def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
     _config_argument(parser)
-    parser.add_argument("--max-entries", type=int, default=200, metavar="N",
+    parser.add_argument("--max-entries", type=positive_int, default=200, metavar="N",
                         help="check at most N random entries of each array (default 200)")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 # -- data, plot -----------------------------------------------------------------------------

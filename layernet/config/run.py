@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..layers.base import Layer
 from ..losses import Loss, get_loss
 from ..model import Sequential
@@ -59,8 +60,17 @@ class RunConfig:
     source: str = field(default="<string>", compare=False)
 
     def build_model(self) -> Sequential:
-        """A new :class:`Sequential` with fresh weights drawn from ``model.seed``."""
-        return Sequential.from_config(copy.deepcopy(self.model))
+        """A new :class:`Sequential` with fresh weights drawn from ``model.seed``.
+
+        Raises:
+            ConfigError: the weights cannot be created (e.g. a layer too large for memory).
+        """
+        try:
+            return Sequential.from_config(copy.deepcopy(self.model))
+        except (MemoryError, OverflowError, ValueError) as error:
+            raise ConfigError(f"cannot build the model: {type(error).__name__}: {error}",
+                              path="model", source=self.source,
+                              hint="use smaller layers or valid initialiser arguments") from None
 
     def build_loss(self) -> Loss:
         """A new loss object."""
@@ -85,7 +95,7 @@ class RunConfig:
         """
         data = self.to_dict()
         labels: dict[KeyPath, str] = {}
-        if isinstance(batch_size, str) and batch_size.isdigit():
+        if isinstance(batch_size, str) and batch_size.strip().lstrip("+-").isdigit():
             batch_size = int(batch_size)
         changes: list[tuple[str, tuple[str, str], Any]] = [
             ("--epochs", ("train", "epochs"), epochs), ("--batch-size", ("train", "batch_size"), batch_size),

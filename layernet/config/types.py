@@ -8,6 +8,8 @@ constructor then has the last word.
 
 from __future__ import annotations
 
+import math
+
 import collections.abc
 import dataclasses
 import json
@@ -45,7 +47,8 @@ def accepts(value: Any, hint: Any) -> bool:
         return isinstance(value, dict) and all(
             accepts(k, key_hint) and accepts(v, value_hint) for k, v in value.items())
     if hint in (int, float):
-        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+        number = isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+        return number and math.isfinite(value)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True

@@ -8,6 +8,8 @@ file line (1-based, the header is line 1) and the column.
 
 from __future__ import annotations
 
+import warnings
+
 import math
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,11 @@ def read_kaggle_csv(path: str | Path) -> Dataset:
 def _read_frame(path: Path) -> pd.DataFrame:
     """The file as a DataFrame; blank lines are kept (as empty rows) so line numbers stay right."""
     try:
-        return pd.read_csv(path, skip_blank_lines=False, low_memory=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, skip_blank_lines=False, low_memory=False, index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: a row has more fields than the header; {_EXPECTED}") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except pd.errors.EmptyDataError:
@@ -125,7 +131,8 @@ def _check_range(values: npt.NDArray[Any], path: Path, names: tuple[str, ...],
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
         allowed = f"an integer {low}-{high}" if high is not None else f"an integer ≥ {low}"
-        value = values[row, col].item()
+        value = values[row, col]
+        value = value.item() if isinstance(value, np.generic) else value
         raise DataError(f"{path}: line {row + 2}, column {names[col]}: {value!r} is not {allowed}")
 
 

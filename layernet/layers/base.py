@@ -126,7 +126,7 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-LAYERS: Registry[Layer] = Registry("layer", Layer)
+LAYERS: Registry[Layer] = Registry("layer", Layer, "layernet.register_layer")
 
 
 LayerClass = TypeVar("LayerClass", bound=type[Layer])
