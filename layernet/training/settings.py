@@ -51,7 +51,7 @@ class TrainSettings:
     validation_split: float = field(default=0.0, metadata={"min": 0.0, "max_exclusive": 1.0})
     early_stopping: EarlyStopping | None = None
     checkpoint_every: int = field(default=1, metadata={"min": 0})
-    seed: int | None = None
+    seed: int | None = field(default=None, metadata={"min": 0})
 
 
 @dataclass(frozen=True)
