@@ -1,9 +1,11 @@
 """Softmax + cross-entropy fusion, done the way Keras does it.
 
 ``Softmax.forward`` returns its probabilities as :class:`SoftmaxProbabilities`,
-an ``ndarray`` that also carries the logits it came from. ``CrossEntropy``
-recognises it, computes the loss from the logits with log-sum-exp (finite
-even for logits of ±1e4) and returns from ``backward`` a
+an ``ndarray`` that also carries the :class:`SoftmaxParts` it was computed
+from (logits, row maxima, normalisers). ``CrossEntropy`` recognises it,
+computes the loss from those parts with log-sum-exp (finite even for logits
+of ±1e4, and without recomputing the exponentials) and returns from
+``backward`` a
 :class:`LogitGradient`: the exact ``(P − Y)/m``, already the gradient with
 respect to the logits. ``Softmax.backward`` passes a ``LogitGradient``
 through unchanged and applies the true Jacobian-vector product to any other
@@ -13,36 +15,53 @@ behaviour, so the fusion can never apply to values it does not describe.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._typing import Array
 
 
-class SoftmaxProbabilities(np.ndarray[Any, np.dtype[Any]]):
-    """Softmax output ``P`` of shape ``(batch, classes)``; ``logits`` is the input it came from."""
+class SoftmaxParts(NamedTuple):
+    """A row-wise softmax and what it was computed from: ``probs = exp(logits − shift) / total``.
 
-    logits: Array | None = None
+    Attributes:
+        probs: the probabilities ``P`` ``(batch, classes)``.
+        logits: the input ``Z`` ``(batch, classes)``.
+        shift: the row maxima of ``Z`` ``(batch, 1)``.
+        total: the normalisers ``Σ_k exp(Z_k − shift)`` ``(batch, 1)``; ``log(total) + shift``
+            is the log-sum-exp of each row.
+    """
+
+    probs: Array
+    logits: Array
+    shift: Array
+    total: Array
+
+
+class SoftmaxProbabilities(np.ndarray[Any, np.dtype[Any]]):
+    """Softmax output ``P`` of shape ``(batch, classes)``; ``parts`` is how it was computed."""
+
+    parts: SoftmaxParts | None = None
 
     def __array_finalize__(self, obj: Any) -> None:
-        self.logits = None
+        self.parts = None
 
 
 class LogitGradient(np.ndarray[Any, np.dtype[Any]]):
     """A gradient that is already ``dL/dlogits`` (shape ``(batch, classes)``); Softmax passes it through."""
 
 
-def mark_probabilities(probs: Array, logits: Array) -> Array:
-    """View ``probs`` as :class:`SoftmaxProbabilities` remembering ``logits``."""
-    marked = probs.view(SoftmaxProbabilities)
-    marked.logits = logits
+def mark_probabilities(parts: SoftmaxParts) -> Array:
+    """View ``parts.probs`` as :class:`SoftmaxProbabilities` remembering ``parts``."""
+    marked = parts.probs.view(SoftmaxProbabilities)
+    marked.parts = parts
     return marked
 
 
-def logits_of(probs: Array) -> Array | None:
-    """The logits behind ``probs`` if it is an unmodified Softmax output, else None."""
-    return probs.logits if isinstance(probs, SoftmaxProbabilities) else None
+def softmax_parts_of(probs: Array) -> SoftmaxParts | None:
+    """The :class:`SoftmaxParts` behind ``probs`` if it is an unmodified Softmax output, else None."""
+    return probs.parts if isinstance(probs, SoftmaxProbabilities) else None
 
 
 def mark_logit_gradient(grad: Array) -> Array:

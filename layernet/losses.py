@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ._typing import Array
-from .fusion import logits_of, mark_logit_gradient
-from .layers.activations import sigmoid, softmax
+from .fusion import SoftmaxParts, mark_logit_gradient, softmax_parts_of
+from .layers.activations import sigmoid, softmax_parts
 from .registry import Registry
 
 
@@ -53,19 +53,30 @@ EPSILON = 1e-7
 
 def one_hot(labels: npt.NDArray[Any], classes: int, dtype: Any = np.float32) -> Array:
     """Integer labels ``(batch,)`` to a one-hot matrix ``(batch, classes)``."""
-    labels = np.asarray(labels)
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"labels must be in [0, {classes - 1}], got values "
-                         f"from {labels.min()} to {labels.max()}")
+    labels = check_labels(labels, classes)
     out = np.zeros((labels.shape[0], classes), dtype=dtype)
     out[np.arange(labels.shape[0]), labels] = 1
     return out
 
 
+def check_labels(labels: npt.NDArray[Any], classes: int) -> npt.NDArray[Any]:
+    """``labels`` ``(batch,)`` as an array; ``ValueError`` unless every label is in ``[0, classes)``."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must be in [0, {classes - 1}], got values "
+                         f"from {labels.min()} to {labels.max()}")
+    return labels
+
+
+def is_labels(y_true: npt.NDArray[Any], like: Array) -> bool:
+    """Whether ``y_true`` are integer class labels ``(batch,)`` for predictions ``like`` ``(batch, classes)``."""
+    return y_true.ndim == 1 and like.ndim == 2 and y_true.dtype.kind in "iu"
+
+
 def as_targets(y_true: npt.NDArray[Any], like: Array) -> Array:
     """Targets as an array shaped like ``like``: integer labels are one-hot encoded."""
     y_true = np.asarray(y_true)
-    if y_true.ndim == 1 and like.ndim == 2 and np.issubdtype(y_true.dtype, np.integer):
+    if is_labels(y_true, like):
         return one_hot(y_true, like.shape[1], like.dtype)
     if y_true.shape != like.shape:
         raise ValueError(f"targets of shape {y_true.shape} do not match predictions of shape {like.shape}")
@@ -98,20 +109,19 @@ class CrossEntropy(Loss):
         self._grad: Array | None = None
 
     def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
-        logits = y_pred if self.from_logits else logits_of(y_pred)
-        targets = as_targets(y_true, y_pred)
+        parts = softmax_parts(y_pred) if self.from_logits else softmax_parts_of(y_pred)
         m = y_pred.shape[0]
-        if logits is None:
+        if parts is None:
+            targets = as_targets(y_true, y_pred)
             probs = np.clip(y_pred, EPSILON, None)
             self._grad = -targets / probs / m
             return float(-np.sum(targets * np.log(probs)) / m)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-        loss = float(np.sum(targets * (log_norm - shifted)) / m)
-        probs = softmax(logits) if self.from_logits else np.asarray(y_pred)
-        grad = (probs * targets.sum(axis=1, keepdims=True) - targets) / m
+        y_true = np.asarray(y_true)
+        loss, grad = (_labelled_cross_entropy(parts, y_true) if is_labels(y_true, y_pred)
+                      else _dense_cross_entropy(parts, as_targets(y_true, y_pred)))
+        grad /= m
         self._grad = grad if self.from_logits else mark_logit_gradient(grad)
-        return loss
+        return float(loss / m)
 
     def backward(self) -> Array:
         if self._grad is None:
@@ -120,6 +130,24 @@ class CrossEntropy(Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
+
+
+def _labelled_cross_entropy(parts: SoftmaxParts, labels: npt.NDArray[Any]) -> tuple[np.floating[Any], Array]:
+    """Summed loss and ``m·dL/dZ = P − T`` for integer ``labels`` ``(batch,)``, by indexing
+    (no one-hot matrix): row ``i`` loses ``log(total_i) − (Z_i,y − shift_i)``."""
+    labels = check_labels(labels, parts.probs.shape[1])
+    rows = np.arange(labels.shape[0])
+    loss: np.floating[Any] = np.sum(np.log(parts.total[:, 0]) - (parts.logits[rows, labels] - parts.shift[:, 0]))
+    grad: Array = np.array(parts.probs)
+    grad[rows, labels] -= 1
+    return loss, grad
+
+
+def _dense_cross_entropy(parts: SoftmaxParts, targets: Array) -> tuple[np.floating[Any], Array]:
+    """Summed loss and ``m·dL/dZ = P · ΣT − T`` for target rows ``targets`` ``(batch, classes)``."""
+    loss: np.floating[Any] = np.sum(targets * (np.log(parts.total) - (parts.logits - parts.shift)))
+    grad: Array = parts.probs * targets.sum(axis=1, keepdims=True) - targets
+    return loss, grad
 
 
 @LOSSES.register

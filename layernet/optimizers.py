@@ -137,7 +137,7 @@ class SGD(Optimizer):
         self.slots = ("momentum_buffer",) if self.momentum else ()
 
     def update(self, value: Array, grad: Array, state: dict[str, Array]) -> None:
-        g = grad + self.weight_decay * value if self.weight_decay else grad
+        g = _decayed(grad, value, self.weight_decay, state)
         if self.momentum:
             buf = state["momentum_buffer"]
             if self.steps == 1:
@@ -146,7 +146,9 @@ class SGD(Optimizer):
                 buf *= self.momentum
                 buf += g
             g = g + self.momentum * buf if self.nesterov else buf
-        value -= self.lr * g
+        step = scratch(state, "step", value)
+        np.multiply(g, self.lr, out=step)
+        value -= step
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
@@ -189,18 +191,22 @@ class Adam(Optimizer):
         self.weight_decay = float(weight_decay)
 
     def update(self, value: Array, grad: Array, state: dict[str, Array]) -> None:
-        g = grad + self.weight_decay * value if self.weight_decay else grad
-        self._adam(value, g, state)
+        self._adam(value, _decayed(grad, value, self.weight_decay, state), state)
 
     def _adam(self, value: Array, g: Array, state: dict[str, Array]) -> None:
+        """The Adam update in place, through one scratch buffer (no temporaries)."""
         beta1, beta2 = self.betas
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        work = scratch(state, "step", value)
         m *= beta1
-        m += (1 - beta1) * g
+        np.multiply(g, 1 - beta1, out=work)
+        m += work
         v *= beta2
-        v += (1 - beta2) * g * g
+        np.multiply(g, 1 - beta2, out=work)
+        work *= g
+        v += work
         step_size = self.lr / (1 - beta1 ** self.steps)
-        denom = np.sqrt(v)
+        denom = np.sqrt(v, out=work)
         denom /= math.sqrt(1 - beta2 ** self.steps)
         denom += self.eps
         np.divide(m, denom, out=denom)
@@ -241,6 +247,24 @@ def get_optimizer(spec: str | dict[str, Any], params: Iterable[Parameter]) -> Op
 def optimizer_config(optimizer: Optimizer) -> dict[str, Any]:
     """``{"type": registered name, **optimizer.get_config()}``."""
     return OPTIMIZERS.config_of(optimizer)
+
+
+def scratch(state: dict[str, Array], key: str, like: Array) -> Array:
+    """A work buffer shaped like ``like`` kept in ``state`` under ``key`` (not a slot, so
+    never saved), created on first use; optimisers reuse it at every step."""
+    buffer = state.get(key)
+    if buffer is None:
+        buffer = state[key] = np.empty_like(like)
+    return buffer
+
+
+def _decayed(grad: Array, value: Array, weight_decay: float, state: dict[str, Array]) -> Array:
+    """``grad + weight_decay · value`` (coupled L2 penalty) in a scratch buffer; ``grad`` when 0."""
+    if not weight_decay:
+        return grad
+    out = np.multiply(value, weight_decay, out=scratch(state, "decayed", value))
+    out += grad
+    return out
 
 
 def _groups(params: list[Parameter]) -> list[tuple[Array, Array]]:

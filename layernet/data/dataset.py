@@ -42,13 +42,20 @@ class Dataset:
         return tuple(self.x.shape[1:])
 
     def batch(self, index: npt.NDArray[np.integer[Any]] | slice, dtype: DType = np.float32) -> Array:
-        """Rows ``index`` of ``x``, preprocessed, as a new ``dtype`` array ``(len(index), *sample_shape)``."""
-        rows: Array = np.asarray(self.x[index], dtype=dtype)
-        if not (np.isscalar(self.shift) and self.shift == 0):
-            rows -= np.asarray(self.shift, dtype=dtype)
-        if not (np.isscalar(self.scale) and self.scale == 1):
-            rows *= np.asarray(self.scale, dtype=dtype)
-        return rows
+        """Rows ``index`` of ``x``, preprocessed, as a new ``dtype`` array ``(len(index), *sample_shape)``.
+
+        Without preprocessing, rows already in ``dtype`` selected by a slice are
+        returned as a view; preprocessing never touches ``x`` itself.
+        """
+        rows = self.x[index]
+        shift = not (np.isscalar(self.shift) and self.shift == 0)
+        scale = not (np.isscalar(self.scale) and self.scale == 1)
+        out: Array = rows.astype(dtype, copy=(shift or scale) and np.may_share_memory(rows, self.x))
+        if shift:
+            out -= np.asarray(self.shift, dtype=dtype)
+        if scale:
+            out *= np.asarray(self.scale, dtype=dtype)
+        return out
 
     def subset(self, index: npt.NDArray[np.integer[Any]] | slice) -> Dataset:
         """A dataset of rows ``index`` with the same preprocessing."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._typing import Array
-from ..fusion import is_logit_gradient, mark_probabilities, plain
+from ..fusion import SoftmaxParts, is_logit_gradient, mark_probabilities, plain
 from .base import Layer, register_layer
 
 
@@ -114,9 +114,9 @@ class Softmax(_Activation):
     """
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        y = softmax(x)
-        self._cache = y
-        return mark_probabilities(y, x)
+        parts = softmax_parts(x)
+        self._cache = parts.probs
+        return mark_probabilities(parts)
 
     def backward(self, dY: Array) -> Array:
         if is_logit_gradient(dY):
@@ -128,10 +128,17 @@ class Softmax(_Activation):
 
 def softmax(x: Array) -> Array:
     """Row-wise softmax over the last axis, stable for any finite input. ``(..., k) -> (..., k)``."""
-    y: Array = x - x.max(axis=-1, keepdims=True)
+    return softmax_parts(x).probs
+
+
+def softmax_parts(x: Array) -> SoftmaxParts:
+    """:func:`softmax` of ``x`` ``(..., k)`` with its row maxima and normalisers ``(..., 1)``."""
+    shift = x.max(axis=-1, keepdims=True)
+    y: Array = x - shift
     np.exp(y, out=y)
-    y /= y.sum(axis=-1, keepdims=True)
-    return y
+    total = y.sum(axis=-1, keepdims=True)
+    y /= total
+    return SoftmaxParts(y, x, shift, total)
 
 
 def sigmoid(x: Array) -> Array:
