@@ -31,11 +31,12 @@ from . import __version__
 from .atomic import write_text
 from .config import RunConfig, load_run_config
 from .data import DataSplits, Dataset, load_data
-from .errors import DataError, LayernetError, ModelFileError
+from .errors import LayernetError, ModelFileError
 from .io import load_model, load_preprocessing, save_model
 from .losses import CrossEntropy, Loss
 from .model import Sequential
 from .training import Callback, Checkpoint, Evaluation, History, Trainer, restore_checkpoint
+from .training.arrays import check_fits
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
@@ -83,22 +84,10 @@ def prepare_run(config: RunConfig, callbacks: Sequence[Callback] = ()) -> tuple[
     """
     splits = load_data(config.data)
     model = config.build_model()
-    check_fits(model, splits.train, config)
+    check_fits(model, splits.train)
     trainer = Trainer(model, config.build_loss(), config.build_optimizer(model.parameters()),
                       schedule=config.build_schedule(), settings=config.train, callbacks=callbacks)
     return trainer, splits
-
-
-def check_fits(model: Sequential, data: Dataset, config: RunConfig) -> None:
-    """Raise :class:`DataError` with a fix when ``data`` samples do not fit ``model``'s input."""
-    if model.input_shape == data.sample_shape:
-        return
-    hint = ""
-    if int(np.prod(data.sample_shape)) == int(np.prod(model.input_shape or ())):
-        hint = (" — set data.flatten: false (or start the model with Flatten)"
-                if config.data.flatten else " — set data.flatten: true")
-    raise DataError(f"{data.name}: samples have shape {list(data.sample_shape)} but "
-                    f"model.input_shape is {list(model.input_shape or ())}{hint}")
 
 
 def train_run(config: RunConfig, directory: Path, *, resume: bool = False,

@@ -228,7 +228,7 @@ def test_predict_returns_probabilities() -> None:
 
 @pytest.mark.parametrize("data, message", [
     (Dataset(blobs().x, None, name="unlabelled"), "unlabelled has no labels"),
-    (Dataset(blobs().x[:, :8], blobs().y), r"rows of shape \(8,\), the model expects \(16,\)"),
+    (Dataset(blobs().x[:, :8], blobs().y), r"samples of shape \[8\], the model expects \[16\]"),
     (Dataset(blobs().x, blobs().y + 1), "labels from 1 to 3, but the model predicts 3 classes"),
     (Dataset(blobs().x[:0], blobs().y[:0]), "has no rows"),
 ])

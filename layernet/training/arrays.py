@@ -64,8 +64,11 @@ def check_fits(model: Sequential, data: Dataset) -> None:
     if len(data) == 0:
         raise DataError(f"{name} has no rows")
     if data.sample_shape != model.input_shape:
-        raise DataError(f"{name} has rows of shape {data.sample_shape}, the model expects "
-                        f"{model.input_shape}; reshape the data or change the model input")
+        same_size = int(np.prod(data.sample_shape)) == int(np.prod(model.input_shape or ()))
+        fix = ("set data.flatten to match (or start the model with a Flatten layer)" if same_size
+               else "use data of the model's input shape or change model.input_shape")
+        raise DataError(f"{name} has samples of shape {list(data.sample_shape)}, the model expects "
+                        f"{list(model.input_shape or ())}; {fix}")
     classes = class_count(model.output_shape or ())
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= classes:
