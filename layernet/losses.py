@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from ._typing import Array
 from .fusion import SoftmaxParts, mark_logit_gradient, softmax_parts_of
-from .layers.activations import sigmoid, softmax_parts
+from .layers.activations import sigmoid, softmax, softmax_parts
 from .registry import Registry
 
 
@@ -32,6 +32,10 @@ class Loss:
     def backward(self) -> Array:
         """``dL/dy_pred`` for the last :meth:`forward` call, shape of ``y_pred``."""
         raise NotImplementedError
+
+    def probabilities(self, outputs: Array) -> Array:
+        """The model ``outputs`` as probabilities: unchanged, unless the loss takes logits."""
+        return outputs
 
     def __call__(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
         return self.forward(y_pred, y_true)
@@ -128,6 +132,10 @@ class CrossEntropy(Loss):
             raise RuntimeError("CrossEntropy.backward called before forward")
         return self._grad
 
+    def probabilities(self, outputs: Array) -> Array:
+        """Softmax of ``outputs`` ``(batch, classes)`` with ``from_logits=True``, else unchanged."""
+        return softmax(outputs) if self.from_logits else outputs
+
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
 
@@ -210,6 +218,10 @@ class BinaryCrossEntropy(Loss):
         if self._grad is None:
             raise RuntimeError("BinaryCrossEntropy.backward called before forward")
         return self._grad
+
+    def probabilities(self, outputs: Array) -> Array:
+        """Sigmoid of ``outputs`` ``(batch, k)`` with ``from_logits=True``, else unchanged."""
+        return sigmoid(outputs) if self.from_logits else outputs
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}

@@ -165,3 +165,13 @@ def test_loss_config_round_trip(spec: str | dict[str, Any]) -> None:
 def test_unknown_loss_suggests_a_name() -> None:
     with pytest.raises(KeyError, match="did you mean 'CrossEntropy'"):
         get_loss("CrossEntropie")
+
+
+def test_probabilities_map_logits_only_when_the_loss_takes_them() -> None:
+    logits = np.array([[-2.0, 0.0, 3.0], [1.0, 1.0, 1.0]])
+    softmaxed = ln.CrossEntropy(from_logits=True).probabilities(logits)
+    assert np.allclose(softmaxed.sum(axis=1), 1) and softmaxed.argmax(axis=1)[0] == 2
+    assert ln.CrossEntropy().probabilities(logits) is logits
+    sigmoided = ln.BinaryCrossEntropy(from_logits=True).probabilities(np.array([[-1.0], [0.5]]))
+    assert np.allclose(sigmoided[:, 0], 1 / (1 + np.exp([1.0, -0.5])))
+    assert (sigmoided[:, 0] >= 0.5).tolist() == [False, True]

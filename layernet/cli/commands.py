@@ -25,7 +25,6 @@ from ..atomic import write_text
 from ..rundir import CONFIG_FILE, SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
 from ..training import History
 from ..training.metrics import evaluate, predicted_classes
-from ..training.trainer import probabilities
 from .progress import Progress
 
 Handler = Callable[[argparse.Namespace], int]
@@ -187,7 +186,7 @@ def predict_command(args: argparse.Namespace) -> int:
     """``layernet predict``: a Kaggle submission ``ImageId,Label`` (ImageId from 1)."""
     run = open_run(args.model)
     data = _inputs(run, args.input)
-    probs = probabilities(run.model.predict(data.batch(slice(None), run.model.dtype)), run.loss)
+    probs = run.loss.probabilities(run.model.predict(data.batch(slice(None), run.model.dtype)))
     frame = pd.DataFrame({"ImageId": np.arange(1, len(data) + 1), "Label": predicted_classes(probs)})
     if args.probabilities:
         for k in range(probs.shape[1]):

@@ -74,6 +74,7 @@ def evaluate(model: Sequential, loss: Loss, data: Dataset, batch_size: int = 102
         rows = slice(start, start + batch_size)
         outputs = model.forward(data.batch(rows, model.dtype))
         loss_sum += loss.forward(outputs, labels[rows]) * len(labels[rows])
-        confusion += confusion_matrix(labels[rows], predicted_classes(plain(outputs)), classes)
+        predicted = predicted_classes(loss.probabilities(plain(outputs)))
+        confusion += confusion_matrix(labels[rows], predicted, classes)
     model.clear_cache()
     return Evaluation(loss_sum / len(data), float(np.trace(confusion)) / len(data), confusion)

@@ -14,8 +14,7 @@ from .._typing import Array
 from ..data.dataset import Dataset
 from ..errors import ConfigError, DataError, LayernetError
 from ..fusion import plain
-from ..layers.activations import sigmoid, softmax
-from ..losses import BinaryCrossEntropy, CrossEntropy, Loss
+from ..losses import Loss
 from ..model import Sequential
 from ..optimizers import Optimizer
 from ..schedules import Schedule
@@ -202,7 +201,8 @@ class Trainer:
         self.optimizer.zero_grad()
         self.model.backward_parameters(self.loss.backward())
         self.optimizer.step()
-        logs.add(loss, int(np.count_nonzero(predicted_classes(plain(outputs)) == y)), len(y))
+        predicted = predicted_classes(self.loss.probabilities(plain(outputs)))
+        logs.add(loss, int(np.count_nonzero(predicted == y)), len(y))
 
     # -- evaluation -----------------------------------------------------------------
     def evaluate(self, data: Dataset, batch_size: int = 1024) -> Evaluation:
@@ -220,16 +220,7 @@ class Trainer:
         outputs = [plain(self.model.forward(dataset.batch(slice(i, i + batch_size), self.model.dtype)))
                    for i in range(0, max(len(dataset), 1), batch_size)]
         self.model.clear_cache()
-        return probabilities(np.concatenate(outputs), self.loss)
-
-
-def probabilities(outputs: Array, loss: Loss) -> Array:
-    """``outputs`` as probabilities: softmax/sigmoid when ``loss`` takes logits, else unchanged."""
-    if isinstance(loss, CrossEntropy) and loss.from_logits:
-        return softmax(outputs)
-    if isinstance(loss, BinaryCrossEntropy) and loss.from_logits:
-        return sigmoid(outputs)
-    return outputs
+        return self.loss.probabilities(np.concatenate(outputs))
 
 
 def check_settings(settings: TrainSettings) -> None:
