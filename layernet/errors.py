@@ -67,8 +67,8 @@ class ConfigError(LayernetError):
         return text
 
 
-class DataError(LayernetError):
-    """A data file or array is missing, malformed or does not fit the model."""
+class DataError(LayernetError, ValueError):
+    """A data file or array is missing, malformed or does not fit the model (also a ``ValueError``)."""
 
 
 class ModelFileError(LayernetError):

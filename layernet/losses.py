@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._typing import Array
+from .errors import DataError
 from .fusion import SoftmaxParts, mark_logit_gradient, softmax_parts_of
 from .layers.activations import sigmoid, softmax, softmax_parts
 from .registry import Registry
@@ -67,8 +68,9 @@ def check_labels(labels: npt.NDArray[Any], classes: int) -> npt.NDArray[Any]:
     """``labels`` ``(batch,)`` as an array; ``ValueError`` unless every label is in ``[0, classes)``."""
     labels = np.asarray(labels)
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"labels must be in [0, {classes - 1}], got values "
-                         f"from {labels.min()} to {labels.max()}")
+        raise DataError(f"labels must be in [0, {classes - 1}] for {classes} output unit"
+                        f"{'s' if classes != 1 else ''}, got values from {labels.min()} to "
+                        f"{labels.max()}; check the last layer's units and the loss")
     return labels
 
 

@@ -84,7 +84,10 @@ class Optimizer:
             if slot in state and state[slot].shape != (total,):
                 raise ValueError(f"optimizer state {slot!r} has {state[slot].size} values, "
                                  f"the parameters have {total}")
-        self.steps = int(state["steps"])
+        steps = int(state["steps"])
+        if steps < 0:
+            raise ValueError(f"optimizer state has a negative step count ({steps})")
+        self.steps = steps
         self.lr = float(state["lr"])
         offset = 0
         for (value, _), group_state in zip(self._groups, self._state):
