@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array, DType, Shape
-from .registry import Registry
+from .registry import Configured, Registry
 
 
-class Initializer:
+class Initializer(Configured):
     """Base class: subclasses implement :meth:`sample` in float64 maths, cast to ``dtype``."""
 
     def __call__(self, shape: Shape, rng: np.random.Generator, dtype: DType) -> Array:
@@ -27,14 +27,6 @@ class Initializer:
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
         """Draw the values (any float dtype)."""
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments, for configs and saved models."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Initializer) and type(other) is type(self) \

@@ -15,10 +15,10 @@ from ._typing import Array
 from .errors import DataError
 from .fusion import SoftmaxParts, mark_logit_gradient, softmax_parts_of
 from .layers.activations import sigmoid, softmax, softmax_parts
-from .registry import Registry
+from .registry import Configured, Registry
 
 
-class Loss:
+class Loss(Configured):
     """Base class of losses.
 
     ``forward(y_pred, y_true)`` returns the mean loss over the batch as a
@@ -41,13 +41,6 @@ class Loss:
     def __call__(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
         return self.forward(y_pred, y_true)
 
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments, for configs and saved models."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 LOSSES: Registry[Loss] = Registry("loss", Loss, "layernet.LOSSES.register")

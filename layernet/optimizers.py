@@ -20,10 +20,10 @@ import numpy.typing as npt
 
 from ._typing import Array
 from .parameter import Parameter, flat_span
-from .registry import Registry
+from .registry import Configured, Registry
 
 
-class Optimizer:
+class Optimizer(Configured):
     """Base class: holds hyperparameters, the parameters and per-parameter state.
 
     Args:
@@ -96,10 +96,6 @@ class Optimizer:
                 if slot in state:
                     group_state[slot] = state[slot][offset:offset + value.size].astype(value.dtype)
             offset += value.size
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPTIMIZERS.register")

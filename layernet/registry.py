@@ -20,6 +20,18 @@ class Configurable(Protocol):
         ...
 
 
+class Configured:
+    """Base class of the registered families other than layers: a config and a repr made from it."""
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, so ``cls(**get_config())`` rebuilds the object."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
 C = TypeVar("C", bound=Configurable)
 K = TypeVar("K", bound=type)
 

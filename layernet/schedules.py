@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .registry import Registry
+from .registry import Configured, Registry
 
 
-class Schedule:
+class Schedule(Configured):
     """Base class: subclasses implement :meth:`decay` for epochs after the warm-up.
 
     Args:
@@ -40,10 +40,6 @@ class Schedule:
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for configs."""
         return {"warmup_epochs": self.warmup_epochs}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule, "layernet.SCHEDULES.register")
