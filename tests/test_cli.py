@@ -138,6 +138,18 @@ def test_gradcheck_checks_custom_layers_from_a_plugin() -> None:
     assert "Swish" in result.stdout and "Scale" in result.stdout and "FAILED" not in result.stdout
 
 
+def test_custom_layers_round_trip_through_the_command_line(tmp_path: Path) -> None:
+    example = REPO / "examples" / "custom.yaml"
+    result = run("train", example, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots")
+    assert result.returncode == 0, result.stderr
+    written = (tmp_path / "r" / "config.yaml").read_text()
+    assert "examples.custom_layers" in written and "Swish" in written and "Scale" in written
+    assert load_run_config(tmp_path / "r" / "config.yaml", allow_plugins=True).model == \
+        load_run_config(example, allow_plugins=True).model
+    summary = run("summary", tmp_path / "r")
+    assert summary.returncode == 0 and "Swish(beta=1.0)" in summary.stdout
+
+
 def test_plot_redraws_the_run_plots(trained: Path) -> None:
     for png in PNGS:
         (trained / png).unlink()
