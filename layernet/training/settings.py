@@ -7,8 +7,11 @@ module is the single definition of both sections.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,28 @@ class DataSettings:
     normalize: Literal["scale", "standardize", "none"] = "scale"
     flatten: bool = True
     limit: int | None = field(default=None, metadata={"min": 1})
+
+
+def check_ranges(settings: Any, section: str) -> None:
+    """Raise :class:`ConfigError` at ``section.<field>`` for a value outside its ``metadata`` range.
+
+    The YAML loader reports the same ranges with line numbers; this covers
+    settings built in Python. Nested settings (``early_stopping``) are checked too.
+    """
+    for item in dataclasses.fields(settings):
+        value = getattr(settings, item.name)
+        path = f"{section}.{item.name}"
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, path)
+            continue
+        low, high = item.metadata.get("min"), item.metadata.get("max_exclusive")
+        if value is None or value == "full" or (low is None and high is None):
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        integer = "float" not in str(item.type)
+        if (not number or (integer and not isinstance(value, int))
+                or (low is not None and value < low) or (high is not None and value >= high)):
+            bounds = " and ".join(part for part in (f">= {low}" if low is not None else "",
+                                                     f"< {high}" if high is not None else "") if part)
+            kind = "an integer" if integer else "a number"
+            raise ConfigError(f"must be {kind} {bounds}, got {value!r}", path=path)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from .._typing import Array
 from ..data.dataset import Dataset
-from ..errors import ConfigError, DataError, LayernetError
+from ..errors import DataError, LayernetError
 from ..fusion import plain
 from ..losses import Loss
 from ..model import Sequential
@@ -22,7 +22,7 @@ from .arrays import as_dataset, check_fits, labels_of_dataset
 from .callbacks import BatchLogs, Callback, EarlyStopping
 from .history import History, Row
 from .metrics import Evaluation, evaluate, predicted_classes
-from .settings import TrainSettings
+from .settings import TrainSettings, check_ranges
 
 Labels = npt.NDArray[np.integer[Any]]
 Batch = tuple[Array, Labels]
@@ -75,7 +75,7 @@ class Trainer:
     def __init__(self, model: Sequential, loss: Loss, optimizer: Optimizer, *,
                  schedule: Schedule | None = None, settings: TrainSettings = TrainSettings(),
                  callbacks: Sequence[Callback] = ()) -> None:
-        check_settings(settings)
+        check_ranges(settings, "train")
         if not model.built:
             raise ValueError("the model is not built; build it (input_shape=...) before "
                              "creating the optimizer and the Trainer")
@@ -221,22 +221,3 @@ class Trainer:
                    for i in range(0, max(len(dataset), 1), batch_size)]
         self.model.clear_cache()
         return self.loss.probabilities(np.concatenate(outputs))
-
-
-def check_settings(settings: TrainSettings) -> None:
-    """Raise :class:`ConfigError` for settings out of range (the YAML loader checks the same)."""
-    _check_int("epochs", settings.epochs, 1)
-    if settings.batch_size != "full":
-        _check_int("batch_size", settings.batch_size, 1)
-    if not 0 <= settings.validation_split < 1:
-        raise ConfigError(f"must be in [0, 1), got {settings.validation_split!r}",
-                          path="train.validation_split")
-    _check_int("checkpoint_every", settings.checkpoint_every, 0)
-    if settings.seed is not None:
-        _check_int("seed", settings.seed, 0)
-
-
-def _check_int(key: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        hint = "or 'full'" if key == "batch_size" else ""
-        raise ConfigError(f"must be an integer >= {low}, got {value!r}", path=f"train.{key}", hint=hint)
