@@ -37,13 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  epilog=f"example:\n  {spec.example}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         spec.arguments(command)
-        command.set_defaults(handler=spec.handler)
+        command.set_defaults(handler=spec.handler, parser=command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 success, 1 failed check, 2 user error)."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code: int = args.handler(args)
         return code

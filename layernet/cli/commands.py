@@ -108,8 +108,9 @@ def _check_resumable(config: RunConfig, directory: Path) -> None:
     wanted = config.with_overrides(epochs=int(stored["train"]["epochs"])).to_dict()
     differ = [section for section in wanted if wanted[section] != stored[section]]
     if differ:
+        verb = "differs" if len(differ) == 1 else "differ"
         raise LayernetError(f"{directory}: a resumed run must keep its settings, but {', '.join(differ)} "
-                            f"differ from the run's own; resume with layernet train {stored_path} "
+                            f"{verb} from the run's own; resume with layernet train {stored_path} "
                             f"--resume {directory} (only --epochs may change)")
 
 
@@ -263,9 +264,13 @@ def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
+    """``text`` as an integer >= 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
