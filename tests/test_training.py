@@ -286,3 +286,13 @@ def test_a_single_sigmoid_unit_is_a_two_class_classifier() -> None:
     result = trainer.evaluate(binary)
     assert result.confusion.shape == (2, 2) and result.accuracy >= 0.99
     assert np.array_equal(result.confusion.sum(axis=1), np.bincount(binary.y))
+
+
+def test_dataset_batches_cover_every_row_in_order_and_predict_handles_no_rows() -> None:
+    data = blobs(10)
+    pieces = list(data.batches(4, np.float64))
+    assert [rows for rows, _ in pieces] == [slice(0, 4), slice(4, 8), slice(8, 12)]
+    assert np.array_equal(np.concatenate([x for _, x in pieces]), data.batch(slice(None), np.float64))
+    trainer = make_trainer(epochs=1)
+    assert trainer.predict(data.subset(slice(0, 0))).shape == (0, *trainer.model.output_shape)
+    assert np.allclose(trainer.predict(data, batch_size=3), trainer.predict(data, batch_size=100))

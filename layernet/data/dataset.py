@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ class Dataset:
         x: samples, ``(n, *sample_shape)``, e.g. ``(n, 28, 28)`` uint8 or ``(n, 784)``.
         y: labels ``(n,)`` (integers), or None for an unlabelled set (prediction).
         scale: multiplier applied per batch (``1/255`` for pixels).
-        shift: subtracted before scaling (a per-feature mean for standardisation).
+        shift: subtracted before scaling (the training mean for standardisation).
         name: where the data came from, for messages and reports.
     """
 
@@ -42,10 +43,10 @@ class Dataset:
         return tuple(self.x.shape[1:])
 
     def batch(self, index: npt.NDArray[np.integer[Any]] | slice, dtype: DType = np.float32) -> Array:
-        """Rows ``index`` of ``x``, preprocessed, as a new ``dtype`` array ``(len(index), *sample_shape)``.
+        """Rows ``index`` of ``x``, preprocessed, as a ``dtype`` array ``(len(index), *sample_shape)``.
 
         Without preprocessing, rows already in ``dtype`` selected by a slice are
-        returned as a view; preprocessing never touches ``x`` itself.
+        returned as a view (no copy); preprocessing never touches ``x`` itself.
         """
         rows = self.x[index]
         shift = not (np.isscalar(self.shift) and self.shift == 0)
@@ -56,6 +57,12 @@ class Dataset:
         if scale:
             out *= np.asarray(self.scale, dtype=dtype)
         return out
+
+    def batches(self, size: int, dtype: DType = np.float32) -> Iterator[tuple[slice, Array]]:
+        """Rows in order, ``size`` at a time: ``(rows, batch)`` with ``batch`` ``(≤ size, *sample_shape)``."""
+        for start in range(0, len(self), size):
+            rows = slice(start, start + size)
+            yield rows, self.batch(rows, dtype)
 
     def subset(self, index: npt.NDArray[np.integer[Any]] | slice) -> Dataset:
         """A dataset of rows ``index`` with the same preprocessing."""

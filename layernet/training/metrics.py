@@ -70,9 +70,8 @@ def evaluate(model: Sequential, loss: Loss, data: Dataset, batch_size: int = 102
     classes = class_count(model.output_shape or ())
     confusion = np.zeros((classes, classes), dtype=np.int64)
     loss_sum = 0.0
-    for start in range(0, len(data), batch_size):
-        rows = slice(start, start + batch_size)
-        outputs = model.forward(data.batch(rows, model.dtype))
+    for rows, x in data.batches(batch_size, model.dtype):
+        outputs = model.forward(x)
         loss_sum += loss.forward(outputs, labels[rows]) * len(labels[rows])
         predicted = predicted_classes(loss.probabilities(plain(outputs)))
         confusion += confusion_matrix(labels[rows], predicted, classes)

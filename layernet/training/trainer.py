@@ -217,7 +217,8 @@ class Trainer:
         logits (``from_logits=True``). Arrays follow :func:`as_dataset`'s rules.
         """
         dataset = as_dataset(data)
-        outputs = [plain(self.model.forward(dataset.batch(slice(i, i + batch_size), self.model.dtype)))
-                   for i in range(0, max(len(dataset), 1), batch_size)]
+        outputs = [plain(self.model.forward(x)) for _, x in dataset.batches(batch_size, self.model.dtype)]
         self.model.clear_cache()
+        if not outputs:
+            return np.empty((0, *(self.model.output_shape or ())), dtype=self.model.dtype)
         return self.loss.probabilities(np.concatenate(outputs))
