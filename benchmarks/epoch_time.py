@@ -63,7 +63,8 @@ import numpy as np
 import layernet as ln
 from layernet.data import load_data
 from layernet.training import Trainer
-from layernet.training.settings import DataSettings, TrainSettings
+from layernet.data.settings import DataSettings
+from layernet.training.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST = REPO.parent / "shared" / "data" / "mnist"

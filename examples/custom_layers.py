@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 import layernet as ln
-from layernet._typing import Array, Shape
+from layernet.typing import Array, Shape
 from layernet.initializers import InitializerLike, get_initializer, initializer_config
-from layernet.layers.activations import sigmoid
+from layernet.ops import sigmoid
 
 __all__ = ["Scale", "Swish"]
 

@@ -75,5 +75,67 @@ class ModelFileError(LayernetError):
     """A saved model or checkpoint file is corrupt, truncated or does not match."""
 
 
-class ShapeError(LayernetError):
-    """An input shape does not fit a layer (raised while building a model)."""
+class ShapeError(LayernetError, ValueError):
+    """An input shape does not fit a layer, or arrays do not fit a model (also a ``ValueError``)."""
+
+
+class InvalidArgument(LayernetError, ValueError):
+    """An argument or setting is outside what it accepts (also a ``ValueError``).
+
+    Raised by :mod:`layernet.checks`; the structured fields let the config layer
+    point at the YAML key (``argument``) without reading the message.
+
+    Args:
+        argument: the argument's name, e.g. ``"units"`` or ``"betas[1]"``.
+        value: the value given.
+        requirement: what it must be, e.g. ``"an integer >= 1"``.
+        hint: how to fix it, when more than the requirement helps.
+
+    Attributes:
+        argument, value, requirement, hint: as given.
+    """
+
+    def __init__(self, argument: str, value: object, requirement: str, hint: str = "") -> None:
+        self.argument = argument
+        self.value = value
+        self.requirement = requirement
+        self.hint = hint
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        text = f"{argument} must be {requirement}, got {shown}"
+        super().__init__(f"{text} ({hint})" if hint else text)
+
+
+class UnknownNameError(LayernetError, KeyError):
+    """A name is not registered in a family (layer, loss, ...); ``hint`` suggests the nearest.
+
+    Attributes:
+        kind: the family, e.g. ``"layer"``.
+        name: the name looked up.
+        hint: a did-you-mean or the list of known names.
+    """
+
+    def __init__(self, kind: str, name: str, hint: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.hint = hint
+        super().__init__(f"unknown {kind} {name!r}")
+
+    def __str__(self) -> str:
+        return f"unknown {self.kind} {self.name!r} ({self.hint})"
+
+
+class RegistrationError(LayernetError, TypeError):
+    """A class cannot be registered: the name is taken, or it is not of the family's base class."""
+
+
+class PairingError(LayernetError):
+    """A model's last layer and its loss do not fit together (e.g. probabilities expected, logits given)."""
+
+
+class GradientCheckError(LayernetError):
+    """An analytic gradient disagrees with its finite-difference estimate."""
+
+
+class TrainingDivergedError(LayernetError):
+    """The training loss became nan or infinite."""

@@ -10,16 +10,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._typing import Array, Shape
-from .errors import LayernetError
-from .fusion import plain
+from . import checks
+from .errors import GradientCheckError
 from .layers.base import Layer
 from .losses import Loss
 from .model import Sequential
-
-
-class GradientCheckError(LayernetError):
-    """An analytic gradient disagrees with its finite-difference estimate."""
+from .objective import pair
+from .typing import Array, Shape
 
 
 @dataclass
@@ -64,7 +61,8 @@ def gradcheck(target: Layer | Sequential | Loss, input_shape: Shape, *,
       and every parameter gradient.
     * A :class:`Sequential` is rebuilt in float64 from its config (its weights
       copied when built) and checked the same way, or on ``loss(model(X), targets)``
-      when ``loss`` is given — which exercises the Softmax + CrossEntropy fusion.
+      when ``loss`` is given — paired as in training (:func:`layernet.objective.pair`),
+      which exercises the fused Softmax + CrossEntropy.
     * A :class:`Loss` is checked on ``dL/dy_pred`` for ``y_pred`` of shape
       ``(batch_size, *input_shape)`` against ``targets``.
 
@@ -90,8 +88,8 @@ def gradcheck(target: Layer | Sequential | Loss, input_shape: Shape, *,
     Returns:
         A :class:`GradcheckReport`.
     """
-    if max_entries is not None and max_entries < 1:
-        raise ValueError(f"max_entries must be >= 1 (or None for all), got {max_entries}")
+    if max_entries is not None:
+        checks.integer("max_entries", max_entries, min=1)
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((batch_size, *input_shape)) if inputs is None
          else np.array(inputs, dtype=np.float64))
@@ -140,15 +138,21 @@ def _model_objective(model: Sequential, x: Array, loss: Loss | None, targets: np
     projection = rng.standard_normal((x.shape[0], *output_shape))
     labels = _default_targets(targets, x.shape[0], output_shape, rng)
 
+    objective = pair(model, loss) if loss is not None else None
+    stop = objective.stop if objective is not None else None
+
     def value() -> float:
         model.rng.bit_generator.state = copy.deepcopy(state)
-        y = model.forward(x, training=training)
-        return loss.forward(y, labels) if loss is not None else float(np.sum(plain(y) * projection))
+        if objective is not None:
+            return objective.forward(x, labels, training=training)[0]
+        return float(np.sum(model.forward(x, training=training) * projection))
 
     def gradients() -> dict[str, Array]:
         value()
         model.zero_grad()
-        dx = model.backward(loss.backward() if loss is not None else projection)
+        grad = objective.computed.backward() if objective is not None else projection
+        dx = model.backward(grad, start=stop)
+        assert dx is not None
         return {"input": dx, **{n: p.grad.copy() for n, p in model.named_parameters().items()}}
 
     arrays = {"input": x, **{n: p.value for n, p in model.named_parameters().items()}}
@@ -164,7 +168,7 @@ def _loss_objective(loss: Loss, y_pred: Array, targets: npt.NDArray[Any] | None,
 
     def gradients() -> dict[str, Array]:
         value()
-        return {"input": plain(loss.backward()).copy()}
+        return {"input": loss.backward().copy()}
 
     return _Objective({"input": y_pred}, value, gradients)
 

@@ -2,8 +2,9 @@
 
 An initialiser is a callable ``init(shape, rng, dtype) -> array``. ``fan_in``
 is ``shape[0]`` and ``fan_out`` is ``shape[-1]`` (Dense weights are
-``(in_features, units)``). Configs name them in snake case: ``he_uniform`` or
-``{uniform: {low: -0.5, high: 0.5}}``.
+``(in_features, units)``). Configs name them in snake case, like every other family:
+``he_uniform`` or ``{type: uniform, low: -0.5, high: 0.5}`` (the older
+``{uniform: {low: -0.5, high: 0.5}}`` is still read).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import Array, DType, Shape
+from . import checks
+from .errors import InvalidArgument
 from .registry import Configured, Registry
+from .typing import Array, DType, Shape
 
 
 class Initializer(Configured):
@@ -39,10 +42,19 @@ class Initializer(Configured):
 INITIALIZERS: Registry[Initializer] = Registry("initializer", Initializer, "layernet.INITIALIZERS.register")
 
 
-def _fans(shape: Shape) -> tuple[int, int]:
+def fans(shape: Shape) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape``.
+
+    Dense weights are ``(in_features, units)``: ``(shape[0], shape[1])``. Kernels
+    of 3 or more axes are ``(filters, channels, *kernel_size)`` as in PyTorch:
+    ``(channels · k, filters · k)`` with ``k`` the kernel's size. A vector counts as both.
+    """
     if len(shape) == 1:
         return shape[0], shape[0]
-    return shape[0], shape[-1]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
 
 
 @INITIALIZERS.register(name="zeros")
@@ -71,10 +83,8 @@ class Uniform(Initializer):
     """
 
     def __init__(self, low: float = -0.05, high: float = 0.05) -> None:
-        if not high > low:
-            raise ValueError(f"uniform needs high > low, got low={low}, high={high}")
-        self.low = float(low)
-        self.high = float(high)
+        self.low = checks.number("low", low)
+        self.high = checks.number("high", high, min=self.low, min_open=True)
 
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
         return rng.uniform(self.low, self.high, size=shape)
@@ -93,10 +103,8 @@ class Normal(Initializer):
     """
 
     def __init__(self, std: float = 0.05, mean: float = 0.0) -> None:
-        if not std > 0:
-            raise ValueError(f"normal needs std > 0, got {std}")
-        self.std = float(std)
-        self.mean = float(mean)
+        self.std = checks.number("std", std, min=0.0, min_open=True)
+        self.mean = checks.number("mean", mean)
 
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
         return rng.normal(self.mean, self.std, size=shape)
@@ -110,7 +118,7 @@ class HeUniform(Initializer):
     """He/Kaiming uniform: ``U(-l, l)`` with ``l = sqrt(6 / fan_in)``; suits ReLU."""
 
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
-        limit = math.sqrt(6.0 / _fans(shape)[0])
+        limit = math.sqrt(6.0 / fans(shape)[0])
         return rng.uniform(-limit, limit, size=shape)
 
 
@@ -119,7 +127,7 @@ class HeNormal(Initializer):
     """He/Kaiming normal: ``N(0, 2 / fan_in)``; suits ReLU."""
 
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
-        return rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), size=shape)
+        return rng.normal(0.0, math.sqrt(2.0 / fans(shape)[0]), size=shape)
 
 
 @INITIALIZERS.register(name="glorot_uniform")
@@ -127,7 +135,7 @@ class GlorotUniform(Initializer):
     """Glorot/Xavier uniform: ``U(-l, l)`` with ``l = sqrt(6 / (fan_in + fan_out))``."""
 
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = fans(shape)
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-limit, limit, size=shape)
 
@@ -137,7 +145,7 @@ class GlorotNormal(Initializer):
     """Glorot/Xavier normal: ``N(0, 2 / (fan_in + fan_out))``."""
 
     def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = fans(shape)
         return rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
 
 
@@ -145,24 +153,19 @@ InitializerLike = Initializer | str | dict[str, Any]
 
 
 def get_initializer(spec: InitializerLike) -> Initializer:
-    """Resolve ``"he_uniform"``, ``{"uniform": {"low": -0.5, "high": 0.5}}`` or an instance.
+    """Resolve ``"he_uniform"``, ``{"type": "uniform", "low": -0.5, "high": 0.5}`` (or the older
+    ``{"uniform": {"low": -0.5, "high": 0.5}}``) or an instance.
 
     Raises:
-        layernet.registry.UnknownNameError: for an unregistered name.
-        ValueError / TypeError: for bad arguments.
+        UnknownNameError: an unregistered name.
+        InvalidArgument: a malformed spec or an argument out of range.
     """
-    if isinstance(spec, Initializer):
-        return spec
-    if isinstance(spec, str):
-        return INITIALIZERS.get(spec)()
-    if isinstance(spec, dict) and len(spec) == 1:
-        (name, args), = spec.items()
-        return INITIALIZERS.get(name)(**(args or {}))
-    raise TypeError(f"an initializer is a name or a one-key mapping {{name: {{args}}}}, got {spec!r}")
+    if not isinstance(spec, (Initializer, str, dict)):
+        raise InvalidArgument("init", spec, "an initializer name or {type: name, ...}")
+    return INITIALIZERS.create(spec)
 
 
 def initializer_config(init: Initializer) -> str | dict[str, Any]:
-    """The inverse of :func:`get_initializer`: a name, or ``{name: args}`` when it has arguments."""
-    name = INITIALIZERS.name_of(type(init))
-    args = init.get_config()
-    return {name: args} if args else name
+    """The inverse of :func:`get_initializer`: a name, or ``{"type": name, **args}`` with arguments."""
+    config = INITIALIZERS.config_of(init)
+    return config if len(config) > 1 else str(config["type"])

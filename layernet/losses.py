@@ -2,20 +2,26 @@
 
 Every loss averages over the batch, so ``backward`` already carries the
 ``1/m`` the seeds write in ``dW = 1/m · dZ·Aᵀ``.
+
+A loss on probabilities declares the layer that turns logits into what it
+expects (:attr:`Loss.link`: ``Softmax`` for :class:`CrossEntropy`, ``Sigmoid``
+for :class:`BinaryCrossEntropy`) and the same loss on logits
+(:meth:`Loss.on_logits`). :mod:`layernet.objective` pairs a model with its loss
+once, from these declarations.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ._typing import Array
+from . import checks
 from .errors import DataError
-from .fusion import SoftmaxParts, mark_logit_gradient, softmax_parts_of
-from .layers.activations import sigmoid, softmax, softmax_parts
+from .ops import sigmoid, softmax, softplus_of_negative_abs
 from .registry import Configured, Registry
+from .typing import Array
 
 
 class Loss(Configured):
@@ -34,9 +40,24 @@ class Loss(Configured):
         """``dL/dy_pred`` for the last :meth:`forward` call, shape of ``y_pred``."""
         raise NotImplementedError
 
+    #: The registered name of the layer that maps logits to this loss's input
+    #: (``"Softmax"``), or None when the loss takes any real outputs.
+    link: ClassVar[str | None] = None
+    #: Whether ``y_pred`` are logits (the link is applied inside the loss).
+    from_logits: bool = False
+
+    def on_logits(self) -> Loss | None:
+        """The same loss computed from the link layer's input (logits), or None without a link."""
+        return None
+
     def probabilities(self, outputs: Array) -> Array:
         """The model ``outputs`` as probabilities: unchanged, unless the loss takes logits."""
         return outputs
+
+    def predicted_classes(self, outputs: Array) -> npt.NDArray[np.intp]:
+        """The class of each row of ``outputs`` ``(batch, classes)``: the argmax, or for a single
+        column ``(batch, 1)`` whether its probability is at least 0.5."""
+        return predicted_classes(self.probabilities(outputs))
 
     def __call__(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
         return self.forward(y_pred, y_true)
@@ -47,6 +68,15 @@ LOSSES: Registry[Loss] = Registry("loss", Loss, "layernet.LOSSES.register")
 
 #: Probabilities are clipped to ``[EPSILON, 1 − EPSILON]`` where the loss has no logits.
 EPSILON = 1e-7
+
+
+def predicted_classes(probabilities: Array) -> npt.NDArray[np.intp]:
+    """Class of each row of ``probabilities`` ``(batch, classes)``: the argmax, or for a single
+    column ``(batch, 1)`` (a sigmoid probability) whether it is at least 0.5."""
+    if probabilities.ndim == 2 and probabilities.shape[1] == 1:
+        return (probabilities[:, 0] >= 0.5).astype(np.intp)
+    classes: npt.NDArray[np.intp] = np.argmax(probabilities.reshape(probabilities.shape[0], -1), axis=1)
+    return classes
 
 
 def one_hot(labels: npt.NDArray[Any], classes: int, dtype: Any = np.float32) -> Array:
@@ -88,13 +118,14 @@ class CrossEntropy(Loss):
 
     ``y_true`` is integer labels ``(batch,)`` or one-hot ``(batch, classes)``.
 
-    * After a :class:`layernet.Softmax` layer the two are fused: the loss is
-      computed from the logits ``Z`` as ``logsumexp(Z) − Z_y`` (finite for any
-      finite logits) and ``backward`` returns exactly ``(P − T)/m`` for the
-      logits — the seeds' ``dZ2 = A2 − Y`` with the mean's ``1/m``.
-    * ``from_logits=True``: ``y_pred`` are logits ``Z`` (no Softmax layer);
-      ``backward`` returns ``(softmax(Z) − T)/m``.
-    * Otherwise ``y_pred`` are probabilities, clipped to ``[1e-7, 1]``.
+    * ``from_logits=True``: ``y_pred`` are logits ``Z``; the loss is
+      ``logsumexp(Z) − Z_y`` (finite for any finite logits) and ``backward``
+      returns exactly ``(softmax(Z) − T)/m`` — the seeds' ``dZ2 = A2 − Y`` with
+      the mean's ``1/m``.
+    * Otherwise ``y_pred`` are probabilities (clipped to ``[1e-7, 1]``), and the
+      model must end in :class:`layernet.Softmax`. Training and evaluation then
+      fuse the pair: this loss is computed with ``from_logits=True`` on the
+      Softmax's input (see :mod:`layernet.objective`).
 
     Args:
         from_logits: whether ``y_pred`` are logits rather than probabilities.
@@ -103,23 +134,24 @@ class CrossEntropy(Loss):
         y_pred ``(batch, classes)``; y_true ``(batch,)`` ints or ``(batch, classes)``.
     """
 
+    link = "Softmax"
+
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = checks.flag("from_logits", from_logits)
         self._grad: Array | None = None
 
     def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
-        parts = softmax_parts(y_pred) if self.from_logits else softmax_parts_of(y_pred)
         m = y_pred.shape[0]
-        if parts is None:
+        if not self.from_logits:
             targets = as_targets(y_true, y_pred)
             probs = np.clip(y_pred, EPSILON, None)
             self._grad = -targets / probs / m
             return float(-np.sum(targets * np.log(probs)) / m)
         y_true = np.asarray(y_true)
-        loss, grad = (_labelled_cross_entropy(parts, y_true) if is_labels(y_true, y_pred)
-                      else _dense_cross_entropy(parts, as_targets(y_true, y_pred)))
+        loss, grad = (_labelled_cross_entropy(y_pred, y_true) if is_labels(y_true, y_pred)
+                      else _dense_cross_entropy(y_pred, as_targets(y_true, y_pred)))
         grad /= m
-        self._grad = grad if self.from_logits else mark_logit_gradient(grad)
+        self._grad = grad
         return float(loss / m)
 
     def backward(self) -> Array:
@@ -127,29 +159,50 @@ class CrossEntropy(Loss):
             raise RuntimeError("CrossEntropy.backward called before forward")
         return self._grad
 
+    def on_logits(self) -> Loss:
+        """``CrossEntropy(from_logits=True)``."""
+        return CrossEntropy(from_logits=True)
+
     def probabilities(self, outputs: Array) -> Array:
         """Softmax of ``outputs`` ``(batch, classes)`` with ``from_logits=True``, else unchanged."""
         return softmax(outputs) if self.from_logits else outputs
+
+    def predicted_classes(self, outputs: Array) -> npt.NDArray[np.intp]:
+        """The argmax of ``outputs`` (softmax keeps the order, so logits need no softmax)."""
+        return predicted_classes(outputs)
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
 
 
-def _labelled_cross_entropy(parts: SoftmaxParts, labels: npt.NDArray[Any]) -> tuple[np.floating[Any], Array]:
+def _softmax_terms(logits: Array) -> tuple[Array, Array]:
+    """``(P, log Σ exp(Z − max Z) + max Z)``: the softmax ``(batch, k)`` and each row's
+    log-sum-exp ``(batch, 1)``, from one exponential."""
+    shift = logits.max(axis=1, keepdims=True)
+    probs: Array = logits - shift
+    np.exp(probs, out=probs)
+    total = probs.sum(axis=1, keepdims=True)
+    probs /= total
+    logsumexp: Array = np.log(total) + shift
+    return probs, logsumexp
+
+
+def _labelled_cross_entropy(logits: Array, labels: npt.NDArray[Any]) -> tuple[np.floating[Any], Array]:
     """Summed loss and ``m·dL/dZ = P − T`` for integer ``labels`` ``(batch,)``, by indexing
-    (no one-hot matrix): row ``i`` loses ``log(total_i) − (Z_i,y − shift_i)``."""
-    labels = check_labels(labels, parts.probs.shape[1])
+    (no one-hot matrix): row ``i`` loses ``logsumexp(Z_i) − Z_i,y``."""
+    labels = check_labels(labels, logits.shape[1])
     rows = np.arange(labels.shape[0])
-    loss: np.floating[Any] = np.sum(np.log(parts.total[:, 0]) - (parts.logits[rows, labels] - parts.shift[:, 0]))
-    grad: Array = np.array(parts.probs)
+    grad, logsumexp = _softmax_terms(logits)
+    loss: np.floating[Any] = np.sum(logsumexp[:, 0] - logits[rows, labels])
     grad[rows, labels] -= 1
     return loss, grad
 
 
-def _dense_cross_entropy(parts: SoftmaxParts, targets: Array) -> tuple[np.floating[Any], Array]:
+def _dense_cross_entropy(logits: Array, targets: Array) -> tuple[np.floating[Any], Array]:
     """Summed loss and ``m·dL/dZ = P · ΣT − T`` for target rows ``targets`` ``(batch, classes)``."""
-    loss: np.floating[Any] = np.sum(targets * (np.log(parts.total) - (parts.logits - parts.shift)))
-    grad: Array = parts.probs * targets.sum(axis=1, keepdims=True) - targets
+    probs, logsumexp = _softmax_terms(logits)
+    loss: np.floating[Any] = np.sum(targets * (logsumexp - logits))
+    grad: Array = probs * targets.sum(axis=1, keepdims=True) - targets
     return loss, grad
 
 
@@ -194,8 +247,10 @@ class BinaryCrossEntropy(Loss):
     Shape: y_pred ``(batch, k)``; y_true of the same shape (or ``(batch,)`` when k = 1), values in [0, 1].
     """
 
+    link = "Sigmoid"
+
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = checks.flag("from_logits", from_logits)
         self._grad: Array | None = None
 
     def forward(self, y_pred: Array, y_true: npt.NDArray[Any]) -> float:
@@ -204,7 +259,7 @@ class BinaryCrossEntropy(Loss):
         if self.from_logits:
             z = np.asarray(y_pred)
             self._grad = (sigmoid(z) - y) / n
-            return float(np.sum(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))) / n)
+            return float(np.sum(np.maximum(z, 0) - z * y + softplus_of_negative_abs(z)) / n)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         self._grad = (p - y) / (p * (1 - p)) / n
         return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)) / n)
@@ -213,6 +268,10 @@ class BinaryCrossEntropy(Loss):
         if self._grad is None:
             raise RuntimeError("BinaryCrossEntropy.backward called before forward")
         return self._grad
+
+    def on_logits(self) -> Loss:
+        """``BinaryCrossEntropy(from_logits=True)``."""
+        return BinaryCrossEntropy(from_logits=True)
 
     def probabilities(self, outputs: Array) -> Array:
         """Sigmoid of ``outputs`` ``(batch, k)`` with ``from_logits=True``, else unchanged."""

@@ -10,11 +10,12 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from ._typing import Array, DType, Shape, float_dtype
-from .errors import ShapeError
-from .fusion import plain
+from . import checks
+from .archive import MODEL_FORMAT, WEIGHTS_PREFIX, header, json_array, prefixed, write_archive
+from .errors import InvalidArgument, ModelFileError, ShapeError
 from .layers.base import Layer, layer_config, layer_from_config
-from .parameter import Parameter, pack
+from .parameter import Parameter, ParameterBuffer
+from .typing import Array, DType, Shape, float_dtype
 
 
 class Sequential:
@@ -34,6 +35,8 @@ class Sequential:
 
     Attributes:
         rng: the model's ``np.random.Generator``; layers draw from it.
+        buffer: the :class:`ParameterBuffer` holding every parameter (None until built);
+            give it (or ``parameters()``) to an optimiser.
 
     Example:
         >>> import layernet as ln
@@ -47,16 +50,17 @@ class Sequential:
                  seed: int = 0, dtype: DType = np.float32, name: str | None = None) -> None:
         self.layers = list(layers)
         if not self.layers:
-            raise ValueError("Sequential needs at least one layer")
+            raise InvalidArgument("layers", self.layers, "at least one layer")
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"layer [{i}] is {layer!r}, not a layernet Layer")
-        self.seed = int(seed)
+                raise InvalidArgument(f"layers[{i}]", layer, "a layernet Layer")
+        self.seed = checks.integer("seed", seed, min=0)
         self.dtype = float_dtype(dtype)
         self.name = name
         self.rng = np.random.default_rng(self.seed)
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
+        self.buffer: ParameterBuffer | None = None
         if input_shape is not None:
             self.build(tuple(input_shape))
 
@@ -72,11 +76,7 @@ class Sequential:
         Returns the output shape. Raises :class:`layernet.ShapeError` naming
         the layer whose shape rule fails.
         """
-        if isinstance(input_shape, str) or any(isinstance(d, (str, bool, float)) for d in input_shape):
-            raise ShapeError(f"input_shape must be a list of positive integers, got {input_shape!r}")
-        shape = tuple(int(d) for d in input_shape)
-        if not shape or any(d < 1 for d in shape):
-            raise ShapeError(f"input_shape must be positive sizes, got {list(input_shape)}")
+        shape = checks.positive_sizes("input_shape", input_shape)
         self.input_shape = shape
         for i, layer in enumerate(self.layers):
             try:
@@ -85,50 +85,56 @@ class Sequential:
                 self.input_shape = None
                 raise ShapeError(f"layer [{i}] {type(layer).__name__}: {error}") from None
         self.output_shape = shape
-        pack(self.parameters())
+        self.buffer = ParameterBuffer(self.parameters())
         return shape
 
     # -- computing ----------------------------------------------------------
-    def forward(self, x: npt.ArrayLike, *, training: bool = False) -> Array:
-        """Run ``x`` ``(batch, *input_shape)`` through every layer; returns ``(batch, *output_shape)``.
+    def forward(self, x: npt.ArrayLike, *, training: bool = False, until: int | None = None) -> Array:
+        """Run ``x`` ``(batch, *input_shape)`` through the layers; returns ``(batch, *output_shape)``.
 
         Inputs are converted to the model's dtype. With ``training=True``
         dropout is active. Each layer caches what :meth:`backward` needs.
+        ``until`` stops before that layer index (``until=-1``: all but the last
+        layer, as a fused loss needs).
         """
         out: Array = np.asarray(x, dtype=self.dtype)
         if not self.built:
             self.build(out.shape[1:])
         self._check_input(out)
-        for layer in self.layers:
+        for layer in self.layers[:until]:
             out = layer.forward(out, training=training)
         return out
 
     def __call__(self, x: npt.ArrayLike, *, training: bool = False) -> Array:
         return self.forward(x, training=training)
 
-    def backward(self, grad: Array) -> Array:
-        """Back-propagate ``dL/dY`` ``(batch, *output_shape)``: adds into every parameter's
-        ``grad`` and returns ``dL/dX`` ``(batch, *input_shape)``."""
+    def backward(self, grad: Array, *, start: int | None = None, input_gradient: bool = True) -> Array | None:
+        """Back-propagate ``dL/dY`` ``(batch, *output_shape)``: adds into every parameter's ``grad``
+        and returns ``dL/dX`` ``(batch, *input_shape)``.
+
+        ``start`` is the index of the first layer *not* run (the matching
+        ``until`` of :meth:`forward`); with ``input_gradient=False`` the first
+        layer skips computing ``dL/dX`` (training) and None is returned.
+        """
         grad = grad.astype(self.dtype, copy=False)
-        for layer in reversed(self.layers):
+        layers = self.layers[:start]
+        for layer in reversed(layers[1:]):
             grad = layer.backward(grad)
-        return plain(grad)
+        if not input_gradient:
+            layers[0].backward_parameters(grad)
+            return None
+        return layers[0].backward(grad)
 
     def backward_parameters(self, grad: Array) -> None:
-        """Like :meth:`backward` but skips the input gradient of the first layer (training)."""
-        grad = grad.astype(self.dtype, copy=False)
-        for layer in reversed(self.layers[1:]):
-            grad = layer.backward(grad)
-        self.layers[0].backward_parameters(grad)
+        """:meth:`backward` without the input gradient (what training needs)."""
+        self.backward(grad, input_gradient=False)
 
     def predict(self, x: npt.ArrayLike, batch_size: int = 1024) -> Array:
         """Outputs for ``x`` ``(n, *input_shape)`` in inference mode, ``batch_size`` rows at a
-        time; returns a plain array ``(n, *output_shape)`` and keeps no caches."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        time; returns ``(n, *output_shape)`` and keeps no caches."""
+        checks.integer("batch_size", batch_size, min=1)
         data = np.asarray(x)
-        outputs = [plain(self.forward(data[i:i + batch_size]))
-                   for i in range(0, max(len(data), 1), batch_size)]
+        outputs = [self.forward(data[i:i + batch_size]) for i in range(0, max(len(data), 1), batch_size)]
         self.clear_cache()
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
 
@@ -147,10 +153,18 @@ class Sequential:
         return {f"layers.{i}.{p.name}": p for i, layer in enumerate(self.layers)
                 for p in layer.parameters()}
 
+    def named_weights(self) -> dict[str, Array]:
+        """Every saved array, live (not copied): parameter values, then each layer's state
+        (e.g. BatchNorm's running statistics), by ``"layers.<index>.<name>"``."""
+        weights = {name: p.value for name, p in self.named_parameters().items()}
+        weights.update({f"layers.{i}.{name}": value for i, layer in enumerate(self.layers)
+                        for name, value in layer.states().items()})
+        return weights
+
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero."""
-        for p in self.parameters():
-            p.zero_grad()
+        if self.buffer is not None:
+            self.buffer.zero_grad()
 
     @property
     def num_parameters(self) -> int:
@@ -158,25 +172,26 @@ class Sequential:
         return sum(p.size for p in self.parameters())
 
     def get_weights(self) -> dict[str, Array]:
-        """Copies of every parameter value by :meth:`named_parameters` name."""
-        return {name: p.value.copy() for name, p in self.named_parameters().items()}
+        """Copies of every parameter value and state array, by :meth:`named_weights` name."""
+        return {name: value.copy() for name, value in self.named_weights().items()}
 
     def set_weights(self, weights: dict[str, npt.NDArray[Any]]) -> None:
-        """Copy ``weights`` into the parameters; names, shapes must match exactly.
+        """Copy ``weights`` into the parameters and states; names and shapes must match exactly.
 
-        Raises ``ValueError`` naming the first missing, unexpected or mismatched entry.
+        Raises:
+            ShapeError: naming the missing, unexpected or mismatched entries.
         """
-        params = self.named_parameters()
-        missing = sorted(set(params) - set(weights))
-        unexpected = sorted(set(weights) - set(params))
+        mine = self.named_weights()
+        missing = sorted(set(mine) - set(weights))
+        unexpected = sorted(set(weights) - set(mine))
         if missing or unexpected:
-            raise ValueError(f"weights do not match the model: missing {missing}, unexpected {unexpected}")
-        for name, p in params.items():
-            if weights[name].shape != p.shape:
-                raise ValueError(f"weight {name!r} has shape {weights[name].shape}, "
-                                 f"the model expects {p.shape}")
-        for name, p in params.items():
-            p.value[...] = weights[name]
+            raise ShapeError(f"weights do not match the model: missing {missing}, unexpected {unexpected}")
+        for name, value in mine.items():
+            if weights[name].shape != value.shape:
+                raise ShapeError(f"weight {name!r} has shape {weights[name].shape}, "
+                                 f"the model expects {value.shape}")
+        for name, value in mine.items():
+            value[...] = weights[name]
 
     # -- configuration --------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -242,19 +257,22 @@ class Sequential:
             raise ShapeError(f"input of shape {x.shape} does not fit the model's input shape "
                              f"(batch, {', '.join(map(str, self.input_shape))}){hint}")
 
-    # -- files (implemented in other modules) ------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write weights and architecture to one ``.npz`` file (see :func:`layernet.save_model`)."""
-        from .io import save_model
-        save_model(self, path)
+    # -- files -------------------------------------------------------------------
+    def save(self, path: str | Path, *, preprocessing: dict[str, float] | None = None) -> None:
+        """Write architecture and weights to one ``.npz`` model file, atomically
+        (format in :mod:`layernet.archive`; read it back with :func:`layernet.load_model`).
 
-    def to_yaml(self) -> str:
-        """The architecture as YAML text that :meth:`from_yaml` reads back."""
-        from .config import model_to_yaml
-        return model_to_yaml(self)
+        Args:
+            path: the file to write.
+            preprocessing: how raw inputs were normalised in training, ``{"shift": s,
+                "scale": c}`` for ``(x − s) · c``, stored so the file alone can classify raw inputs.
 
-    @classmethod
-    def from_yaml(cls, source: str | Path, *, allow_plugins: bool = False) -> Sequential:
-        """Build the ``model`` section of a YAML file or text (see ``docs/yaml-reference.md``)."""
-        from .config import model_from_yaml
-        return model_from_yaml(source, allow_plugins=allow_plugins)
+        Raises:
+            ModelFileError: the model is not built, or the file cannot be written.
+        """
+        if not self.built:
+            raise ModelFileError(f"{path}: cannot save an unbuilt model; build it with "
+                                 f"model.build(input_shape) or train it first")
+        extra = {} if preprocessing is None else {"preprocessing": json_array(dict(preprocessing))}
+        write_archive(path, {**header(MODEL_FORMAT), "config": json_array(self.get_config()),
+                             **extra, **prefixed(WEIGHTS_PREFIX, self.get_weights())})

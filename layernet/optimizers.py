@@ -1,52 +1,61 @@
-"""Optimisers: SGD, Adam and AdamW with PyTorch's update rules.
+"""Optimisers with PyTorch's update rules: the classes check hyperparameters, free functions do the maths.
 
-An optimiser takes the model's parameter list. When the parameters are packed
-into one buffer (as :class:`layernet.Sequential` packs them) a step is a few
-vectorised in-place operations over that buffer; otherwise it updates each
-parameter in turn. State (momentum, moments) is created lazily at the first
-step and exported by :meth:`Optimizer.state_dict` as flat arrays in parameter
-order, whatever the packing.
+An optimiser takes a model's :class:`~layernet.parameter.ParameterBuffer` (or
+``model.parameters()``, which it recognises as that buffer), so a step is a few
+vectorised in-place operations over one flat array; any other list of
+parameters is updated one parameter at a time. State (momentum, moments) is
+created at the first step and exported by :meth:`Optimizer.state_dict` as flat
+arrays in parameter order. Steps allocate nothing: every temporary lives in a
+scratch buffer made at the first step.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ._typing import Array
-from .parameter import Parameter, flat_span
+from . import checks
+from .errors import InvalidArgument
+from .parameter import Parameter, ParameterBuffer, flat_groups
 from .registry import Configured, Registry
+from .typing import Array
+
+Params = ParameterBuffer | Iterable[Parameter]
 
 
 class Optimizer(Configured):
     """Base class: holds hyperparameters, the parameters and per-parameter state.
 
     Args:
-        params: the parameters to update (``model.parameters()``).
+        params: a :class:`ParameterBuffer` or the parameters to update (``model.parameters()``).
         lr: learning rate, > 0; schedules change ``optimizer.lr`` between steps.
 
     Attributes:
         lr: the current learning rate.
         steps: how many steps were taken (PyTorch's ``step`` state).
+        params: the parameters updated, in order.
     """
 
-    #: Names of the per-parameter state arrays this optimiser keeps.
+    #: Names of the per-parameter state arrays this optimiser keeps (saved in checkpoints).
     slots: tuple[str, ...] = ()
 
-    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
-        self.params = list(params)
-        if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
-        _check("lr", lr, low=0.0, low_inclusive=False)
-        self.lr = float(lr)
+    def __init__(self, params: Params, lr: float) -> None:
+        self._groups = flat_groups(params)
+        self.params: list[Parameter] = (params.parameters if isinstance(params, ParameterBuffer)
+                                        else list(params))
+        self.lr = checks.number("lr", lr, min=0.0, min_open=True)
         self.steps = 0
-        self._groups = _groups(self.params)
         self._state: list[dict[str, Array]] = [{} for _ in self._groups]
+        self._work: list[Work] = []
+
+    @property
+    def size(self) -> int:
+        """The number of scalars updated."""
+        return sum(value.size for value, _ in self._groups)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero."""
@@ -56,13 +65,16 @@ class Optimizer(Configured):
     def step(self) -> None:
         """Update every parameter from its ``grad`` (one optimisation step)."""
         self.steps += 1
-        for (value, grad), state in zip(self._groups, self._state):
+        if not self._work:
+            self._work = [Work(value) for value, _ in self._groups]
+        for (value, grad), state, work in zip(self._groups, self._state, self._work):
             if not state:
                 state.update({slot: np.zeros_like(value) for slot in self.slots})
-            self.update(value, grad, state)
+            self.update(value, grad, state, work)
 
-    def update(self, value: Array, grad: Array, state: dict[str, Array]) -> None:
-        """Apply the update rule in place to one flat ``value`` given ``grad`` and ``state``."""
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        """Apply the update rule in place to one flat ``value`` given ``grad``, the saved
+        ``state`` slots and ``work`` arrays (never saved) of the same size."""
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -78,24 +90,44 @@ class Optimizer(Configured):
         return out
 
     def load_state_dict(self, state: dict[str, npt.NDArray[Any]]) -> None:
-        """Restore :meth:`state_dict` output; raises ``ValueError`` if it does not fit."""
-        total = sum(value.size for value, _ in self._groups)
-        for slot in self.slots:
-            if slot in state and state[slot].shape != (total,):
-                raise ValueError(f"optimizer state {slot!r} has {state[slot].size} values, "
-                                 f"the parameters have {total}")
-        steps = int(state["steps"])
-        if steps < 0:
-            raise ValueError(f"optimizer state has a negative step count ({steps})")
-        self.steps = steps
-        self.lr = float(state["lr"])
+        """Restore :meth:`state_dict` output.
+
+        Raises:
+            InvalidArgument: a step count that is not a non-negative integer, a
+                learning rate that is not positive, or a slot of the wrong size.
+        """
+        present = [slot for slot in self.slots if slot in state]
+        if present and len(present) != len(self.slots):
+            missing = sorted(set(self.slots) - set(present))
+            raise InvalidArgument("state", f"no {', '.join(missing)}", "complete: " + ", ".join(self.slots))
+        for slot in present:
+            if state[slot].shape != (self.size,):
+                raise InvalidArgument(slot, int(state[slot].size), f"{self.size} values (one per parameter)")
+        steps = checks.integer("steps", _scalar(state, "steps"), min=0)
+        lr = checks.number("lr", _scalar(state, "lr"), min=0.0, min_open=True)
+        self.steps, self.lr = steps, lr
         offset = 0
         for (value, _), group_state in zip(self._groups, self._state):
             group_state.clear()
-            for slot in self.slots:
-                if slot in state:
-                    group_state[slot] = state[slot][offset:offset + value.size].astype(value.dtype)
+            if self.slots and all(slot in state for slot in self.slots):
+                group_state.update({slot: state[slot][offset:offset + value.size].astype(value.dtype)
+                                    for slot in self.slots})
             offset += value.size
+
+
+class Work:
+    """Work arrays of one parameter group, made at the first step and reused (never saved).
+
+    Attributes:
+        scratch: a temporary for the update.
+        decayed: the gradient plus the L2 penalty, when there is weight decay.
+    """
+
+    __slots__ = ("scratch", "decayed")
+
+    def __init__(self, like: Array) -> None:
+        self.scratch = np.empty_like(like)
+        self.decayed = np.empty_like(like)
 
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPTIMIZERS.register")
@@ -103,15 +135,7 @@ OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPT
 
 @OPTIMIZERS.register
 class SGD(Optimizer):
-    """Stochastic gradient descent, as ``torch.optim.SGD`` (dampening 0).
-
-    With gradient ``g``, parameters ``θ``, step ``t``::
-
-        g ← g + weight_decay · θ
-        b ← g                       (t = 1)
-        b ← momentum · b + g        (t > 1)
-        g ← g + momentum · b        (nesterov)   or   g ← b   (momentum > 0)
-        θ ← θ − lr · g
+    """Stochastic gradient descent, as ``torch.optim.SGD`` (dampening 0); see :func:`sgd_step`.
 
     With the defaults it is the seeds' plain gradient descent ``θ ← θ − α · dθ``.
 
@@ -123,31 +147,20 @@ class SGD(Optimizer):
         weight_decay: L2 penalty coefficient (≥ 0).
     """
 
-    def __init__(self, params: Iterable[Parameter], lr: float = 0.01, momentum: float = 0.0,
+    def __init__(self, params: Params, lr: float = 0.01, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        _check("momentum", momentum, low=0.0)
-        _check("weight_decay", weight_decay, low=0.0)
-        if nesterov and momentum <= 0:
-            raise ValueError("nesterov momentum needs momentum > 0")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
-        self.weight_decay = float(weight_decay)
+        self.momentum = checks.number("momentum", momentum, min=0.0)
+        self.nesterov = checks.flag("nesterov", nesterov)
+        self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+        if self.nesterov and self.momentum == 0:
+            raise InvalidArgument("momentum", momentum, "> 0 with nesterov: true")
         self.slots = ("momentum_buffer",) if self.momentum else ()
 
-    def update(self, value: Array, grad: Array, state: dict[str, Array]) -> None:
-        g = _decayed(grad, value, self.weight_decay, state)
-        if self.momentum:
-            buf = state["momentum_buffer"]
-            if self.steps == 1:
-                buf[...] = g
-            else:
-                buf *= self.momentum
-                buf += g
-            g = g + self.momentum * buf if self.nesterov else buf
-        step = scratch(state, "step", value)
-        np.multiply(g, self.lr, out=step)
-        value -= step
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        sgd_step(value, grad, state.get("momentum_buffer"), work, lr=self.lr,
+                 momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay,
+                 first=self.steps == 1)
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
@@ -156,61 +169,37 @@ class SGD(Optimizer):
 
 @OPTIMIZERS.register
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), as ``torch.optim.Adam`` (``amsgrad=False``).
-
-    With gradient ``g``, parameters ``θ``, step ``t``::
-
-        g ← g + weight_decay · θ                 (L2 penalty, coupled)
-        m ← β₁ · m + (1 − β₁) · g
-        v ← β₂ · v + (1 − β₂) · g²
-        θ ← θ − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+    """Adam (Kingma & Ba), as ``torch.optim.Adam`` (``amsgrad=False``); see :func:`adam_step`.
 
     Args:
         params: parameters to update.
         lr: learning rate (> 0).
         betas: ``(β₁, β₂)``, each in ``[0, 1)``.
         eps: added to the denominator (≥ 0).
-        weight_decay: L2 penalty coefficient (≥ 0).
+        weight_decay: L2 penalty coefficient (≥ 0), added to the gradient.
     """
 
     slots = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] | list[float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2:
-            raise ValueError(f"betas must be two numbers, got {betas!r}")
-        for i, beta in enumerate(betas):
-            _check(f"betas[{i}]", beta, low=0.0, high=1.0)
-        _check("eps", eps, low=0.0)
-        _check("weight_decay", weight_decay, low=0.0)
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise InvalidArgument("betas", betas, "two numbers [beta1, beta2]")
+        self.betas = (checks.number("betas[0]", betas[0], min=0.0, max=1.0, max_open=True),
+                      checks.number("betas[1]", betas[1], min=0.0, max=1.0, max_open=True))
+        self.eps = checks.number("eps", eps, min=0.0)
+        self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
 
-    def update(self, value: Array, grad: Array, state: dict[str, Array]) -> None:
-        self._adam(value, _decayed(grad, value, self.weight_decay, state), state)
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        if self.weight_decay:
+            grad = coupled_decay(grad, value, self.weight_decay, work.decayed)
+        self._adam(value, grad, state, work)
 
-    def _adam(self, value: Array, g: Array, state: dict[str, Array]) -> None:
-        """The Adam update in place, through one scratch buffer (no temporaries)."""
-        beta1, beta2 = self.betas
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        work = scratch(state, "step", value)
-        m *= beta1
-        np.multiply(g, 1 - beta1, out=work)
-        m += work
-        v *= beta2
-        np.multiply(g, 1 - beta2, out=work)
-        work *= g
-        v += work
-        step_size = self.lr / (1 - beta1 ** self.steps)
-        denom = np.sqrt(v, out=work)
-        denom /= math.sqrt(1 - beta2 ** self.steps)
-        denom += self.eps
-        np.divide(m, denom, out=denom)
-        denom *= step_size
-        value -= denom
+    def _adam(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        adam_step(value, grad, state["exp_avg"], state["exp_avg_sq"], work, lr=self.lr,
+                  betas=self.betas, eps=self.eps, step=self.steps)
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
@@ -222,23 +211,89 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``::
 
         θ ← θ · (1 − lr · weight_decay)
-        then the Adam update of :class:`Adam` without the L2 term.
+        then the Adam update of :func:`adam_step` without the L2 term.
 
     Args: as :class:`Adam`; ``weight_decay`` defaults to 0.01.
     """
 
-    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] | list[float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.01) -> None:
         super().__init__(params, lr, betas, eps, weight_decay)
 
-    def update(self, value: Array, grad: Array, state: dict[str, Array]) -> None:
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
         if self.weight_decay:
             value *= 1 - self.lr * self.weight_decay
-        self._adam(value, grad, state)
+        self._adam(value, grad, state, work)
 
 
-def get_optimizer(spec: str | dict[str, Any], params: Iterable[Parameter]) -> Optimizer:
+# -- update maths: in place, allocation-free --------------------------------------------
+def sgd_step(value: Array, grad: Array, buf: Array | None, work: Work, *, lr: float,
+             momentum: float, nesterov: bool, weight_decay: float, first: bool) -> None:
+    """One ``torch.optim.SGD`` step (dampening 0) on flat arrays, in place.
+
+    With gradient ``g``, parameters ``θ``::
+
+        g ← g + weight_decay · θ
+        b ← g                       (first step)
+        b ← momentum · b + g        (later steps)
+        g ← g + momentum · b        (nesterov)   or   g ← b   (momentum > 0)
+        θ ← θ − lr · g
+
+    ``buf`` is the momentum buffer (None without momentum).
+    """
+    g = coupled_decay(grad, value, weight_decay, work.decayed) if weight_decay else grad
+    if buf is not None:
+        if first:
+            buf[...] = g
+        else:
+            buf *= momentum
+            buf += g
+        if nesterov:
+            np.multiply(buf, momentum, out=work.scratch)
+            work.scratch += g
+            g = work.scratch
+        else:
+            g = buf
+    np.multiply(g, lr, out=work.scratch)
+    value -= work.scratch
+
+
+def adam_step(value: Array, grad: Array, m: Array, v: Array, work: Work, *, lr: float,
+              betas: tuple[float, float], eps: float, step: int) -> None:
+    """One ``torch.optim.Adam`` step (``amsgrad=False``) on flat arrays, in place.
+
+    With gradient ``g``, parameters ``θ``, step ``t`` (1-based)::
+
+        m ← β₁ · m + (1 − β₁) · g
+        v ← β₂ · v + (1 − β₂) · g²
+        θ ← θ − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+    """
+    beta1, beta2 = betas
+    scratch = work.scratch
+    m *= beta1
+    np.multiply(grad, 1 - beta1, out=scratch)
+    m += scratch
+    v *= beta2
+    np.multiply(grad, 1 - beta2, out=scratch)
+    scratch *= grad
+    v += scratch
+    denom = np.sqrt(v, out=scratch)
+    denom /= math.sqrt(1 - beta2 ** step)
+    denom += eps
+    np.divide(m, denom, out=denom)
+    denom *= lr / (1 - beta1 ** step)
+    value -= denom
+
+
+def coupled_decay(grad: Array, value: Array, weight_decay: float, out: Array) -> Array:
+    """``grad + weight_decay · value`` (the L2 penalty of SGD and Adam) written into ``out``."""
+    np.multiply(value, weight_decay, out=out)
+    out += grad
+    return out
+
+
+def get_optimizer(spec: str | dict[str, Any], params: Params) -> Optimizer:
     """Create an optimiser from ``"Adam"`` or ``{"type": "SGD", "lr": 0.1, ...}`` for ``params``."""
     return OPTIMIZERS.create(spec, params)
 
@@ -248,39 +303,8 @@ def optimizer_config(optimizer: Optimizer) -> dict[str, Any]:
     return OPTIMIZERS.config_of(optimizer)
 
 
-def scratch(state: dict[str, Array], key: str, like: Array) -> Array:
-    """A work buffer shaped like ``like`` kept in ``state`` under ``key`` (not a slot, so
-    never saved), created on first use; optimisers reuse it at every step."""
-    buffer = state.get(key)
-    if buffer is None:
-        buffer = state[key] = np.empty_like(like)
-    return buffer
-
-
-def _decayed(grad: Array, value: Array, weight_decay: float, state: dict[str, Array]) -> Array:
-    """``grad + weight_decay · value`` (coupled L2 penalty) in a scratch buffer; ``grad`` when 0."""
-    if not weight_decay:
-        return grad
-    out = np.multiply(value, weight_decay, out=scratch(state, "decayed", value))
-    out += grad
-    return out
-
-
-def _groups(params: list[Parameter]) -> list[tuple[Array, Array]]:
-    """One flat ``(value, grad)`` pair over packed parameters, else one pair per parameter."""
-    values = flat_span([p.value for p in params])
-    grads = flat_span([p.grad for p in params])
-    if values is not None and grads is not None:
-        return [(values, grads)]
-    return [(p.value.reshape(-1), p.grad.reshape(-1)) for p in params]
-
-
-def _check(name: str, value: float, *, low: float, high: float | None = None,
-           low_inclusive: bool = True) -> None:
-    """Raise ``ValueError('Invalid <name>: <value>')`` outside the allowed range."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= low if low_inclusive else value > low)
-    ok = ok and (high is None or value < high)
-    if not ok:
-        bound = f"{'>=' if low_inclusive else '>'} {low:g}" + (f" and < {high:g}" if high is not None else "")
-        raise ValueError(f"Invalid {name}: {value!r} (must be {bound})")
+def _scalar(state: dict[str, npt.NDArray[Any]], key: str) -> Any:
+    """The 0-d entry ``key`` of ``state`` as a Python number."""
+    if key not in state or np.ndim(state[key]) != 0:
+        raise InvalidArgument(key, state.get(key), "a single number in the optimizer state")
+    return state[key].item()

@@ -1,30 +1,50 @@
-"""Parameter: a trainable array and its gradient."""
+"""Parameters and the buffer that packs them: one contiguous value array and one gradient array.
+
+A :class:`Parameter` is a trainable array and its gradient. A model packs all
+its parameters into one :class:`ParameterBuffer`; each parameter's ``value``
+and ``grad`` then become views into the buffer's two flat arrays, so an
+optimiser updates every parameter with a few vectorised in-place operations.
+Which buffer a parameter lives in is recorded explicitly (``parameter.buffer``),
+never inferred from memory addresses.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterable
 
-from ._typing import Array
+import numpy as np
+import numpy.typing as npt
+
+from .errors import InvalidArgument
+from .typing import Array
 
 
 class Parameter:
     """A trainable array ``value`` and the gradient ``grad`` accumulated into it.
 
-    ``value`` and ``grad`` always have the same shape and dtype. Layers *add*
-    into ``grad`` during ``backward``; optimisers read it and ``zero_grad``
-    clears it in place (so views into a shared buffer stay valid).
+    ``value`` and ``grad`` always have the same shape and dtype and are C-contiguous.
+    Layers *add* into ``grad`` during ``backward``; optimisers read it and
+    ``zero_grad`` clears it in place (so views into a buffer stay valid).
 
     Args:
-        value: the initial array; it is used as is (not copied).
+        value: the initial array; used as is when it is a C-contiguous float
+            array, otherwise copied into one.
         name: a short name, unique within its layer (``"weight"``, ``"bias"``).
+
+    Attributes:
+        buffer: the :class:`ParameterBuffer` holding ``value`` and ``grad``, or None.
     """
 
-    __slots__ = ("value", "grad", "name")
+    __slots__ = ("value", "grad", "name", "buffer")
 
-    def __init__(self, value: Array, name: str = "") -> None:
-        self.value: Array = value
-        self.grad: Array = np.zeros_like(value)
+    def __init__(self, value: npt.ArrayLike, name: str = "") -> None:
+        array = np.ascontiguousarray(value)
+        if array.dtype.kind != "f":
+            raise InvalidArgument("value", array.dtype, "a float array", "e.g. np.zeros(3, np.float32)")
+        self.value: Array = array
+        self.grad: Array = np.zeros_like(array)
         self.name = name
+        self.buffer: ParameterBuffer | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -40,58 +60,97 @@ class Parameter:
         """Set ``grad`` to zero in place."""
         self.grad[...] = 0
 
+    def flat(self) -> tuple[Array, Array]:
+        """``(value, grad)`` as 1-D views (never copies).
+
+        Raises:
+            InvalidArgument: ``value`` or ``grad`` was replaced by a non-contiguous
+                array, which an in-place update could not reach.
+        """
+        for part, array in (("value", self.value), ("grad", self.grad)):
+            if not array.flags.c_contiguous:
+                raise InvalidArgument(f"{self.name or 'parameter'}.{part}", "a non-contiguous array",
+                                      "C-contiguous", "assign np.ascontiguousarray(...) instead")
+        return self.value.reshape(-1), self.grad.reshape(-1)
+
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.value.dtype})"
 
 
-def pack(parameters: list[Parameter]) -> tuple[Array, Array]:
-    """Move ``parameters`` into one contiguous value buffer and one grad buffer.
+class ParameterBuffer:
+    """One contiguous value array and one gradient array holding ``parameters`` in order.
 
-    Each parameter's ``value`` and ``grad`` become views into the returned flat
-    arrays (in order), so an optimiser can update all of them with a few
-    vectorised operations. Values are copied; gradients are zeroed.
+    Packing copies each parameter's value into the buffer and rebinds
+    ``value``/``grad`` to views of it (gradients start at zero).
 
-    Returns:
-        ``(values, grads)``, both 1-D of length ``sum(p.size)``.
+    Args:
+        parameters: the parameters to pack, all of one float dtype.
+
+    Shape:
+        ``values`` and ``grads``: ``(sum of parameter sizes,)``.
+
+    Attributes:
+        parameters: the packed parameters, in order.
+        values: the flat value array.
+        grads: the flat gradient array.
     """
-    dtype = parameters[0].value.dtype if parameters else np.dtype(np.float32)
-    total = sum(p.size for p in parameters)
-    values: Array = np.empty(total, dtype=dtype)
-    grads: Array = np.zeros(total, dtype=dtype)
-    offset = 0
-    for p in parameters:
-        end = offset + p.size
-        values[offset:end] = p.value.reshape(-1)
-        p.value = values[offset:end].reshape(p.shape)
-        p.grad = grads[offset:end].reshape(p.shape)
-        offset = end
-    return values, grads
+
+    def __init__(self, parameters: Iterable[Parameter]) -> None:
+        self.parameters = list(parameters)
+        dtypes = {p.value.dtype for p in self.parameters}
+        if len(dtypes) > 1:
+            raise InvalidArgument("parameters", sorted(map(str, dtypes)), "of one dtype")
+        dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
+        total = sum(p.size for p in self.parameters)
+        self.values: Array = np.empty(total, dtype=dtype)
+        self.grads: Array = np.zeros(total, dtype=dtype)
+        offset = 0
+        for p in self.parameters:
+            end = offset + p.size
+            self.values[offset:end] = p.value.reshape(-1)
+            p.value = self.values[offset:end].reshape(p.shape)
+            p.grad = self.grads[offset:end].reshape(p.shape)
+            p.buffer = self
+            offset = end
+
+    @property
+    def size(self) -> int:
+        """The number of scalars in the buffer."""
+        return int(self.values.size)
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (one operation)."""
+        self.grads[...] = 0
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+    def __repr__(self) -> str:
+        return f"ParameterBuffer({len(self.parameters)} parameters, {self.size:,} values, {self.values.dtype})"
 
 
-def flat_span(arrays: list[Array]) -> Array | None:
-    """Return one 1-D view covering ``arrays`` if they tile a buffer in order, else None.
+def flat_groups(params: ParameterBuffer | Iterable[Parameter]) -> list[tuple[Array, Array]]:
+    """The ``(values, grads)`` 1-D arrays an optimiser updates in place for ``params``.
 
-    Used by optimisers to update packed parameters in a single operation.
+    A :class:`ParameterBuffer`, or exactly the parameters of one (in order), gives
+    a single pair over the whole buffer; any other list gives one pair per
+    parameter (views of each parameter's own arrays).
+
+    Raises:
+        InvalidArgument: the list is empty, holds something that is not a
+            Parameter, or a parameter's arrays are not contiguous.
     """
-    if not arrays:
-        return None
-    first = arrays[0]
-    base = first.base if first.base is not None else first
-    if base.ndim != 1 or not base.flags.c_contiguous:
-        return None
-    itemsize = first.itemsize
-    start = _address(first)
-    expected = start
-    for a in arrays:
-        if (a.base is not base and a is not base) or a.dtype != first.dtype:
-            return None
-        if not a.flags.c_contiguous or _address(a) != expected:
-            return None
-        expected += a.size * itemsize
-    offset = (start - _address(base)) // itemsize
-    count = (expected - start) // itemsize
-    return base[offset:offset + count]
-
-
-def _address(a: Array) -> int:
-    return int(a.__array_interface__["data"][0])
+    if isinstance(params, ParameterBuffer):
+        return [(params.values, params.grads)]
+    listed = list(params)
+    if not listed:
+        raise InvalidArgument("params", listed, "a non-empty list of parameters",
+                              "build the model first, then pass model.parameters()")
+    for index, p in enumerate(listed):
+        if not isinstance(p, Parameter):
+            raise InvalidArgument(f"params[{index}]", type(p).__name__, "a layernet Parameter")
+    buffer = listed[0].buffer
+    if buffer is not None and len(listed) == len(buffer.parameters) and all(
+            a is b for a, b in zip(listed, buffer.parameters)):
+        return [(buffer.values, buffer.grads)]
+    return [p.flat() for p in listed]

@@ -1,8 +1,10 @@
-"""Registry: a name -> class table with did-you-mean lookup.
+"""Registry: a name -> class table with did-you-mean lookup, and the one spec grammar.
 
 layernet keeps one registry per family (layers, losses, optimisers,
 initialisers, schedules); configs name classes through them and user classes
-join with a decorator such as :func:`layernet.register_layer`.
+join with a decorator such as :func:`layernet.register_layer`. Every family is
+written the same way: ``"Name"`` or ``{"type": "Name", **arguments}``
+(:func:`split_spec`); the older initialiser form ``{name: {arguments}}`` is still read.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar, overload
+
+from .errors import InvalidArgument, RegistrationError, UnknownNameError
 
 
 class Configurable(Protocol):
@@ -34,19 +38,6 @@ class Configured:
 
 C = TypeVar("C", bound=Configurable)
 K = TypeVar("K", bound=type)
-
-
-class UnknownNameError(KeyError):
-    """A registry lookup failed; ``hint`` suggests the nearest registered name."""
-
-    def __init__(self, kind: str, name: str, hint: str) -> None:
-        self.kind = kind
-        self.name = name
-        self.hint = hint
-        super().__init__(f"unknown {kind} {name!r}")
-
-    def __str__(self) -> str:
-        return f"unknown {self.kind} {self.name!r} ({self.hint})"
 
 
 class Registry(Generic[C]):
@@ -82,7 +73,9 @@ class Registry(Generic[C]):
             key = name or klass.__name__
             existing = self._classes.get(key)
             if existing is not None and _identity(existing) != _identity(klass):
-                raise ValueError(f"{self.kind} name {key!r} is already registered to {existing!r}")
+                raise RegistrationError(f"{self.kind} name {key!r} is already registered to "
+                                        f"{existing.__module__}.{existing.__qualname__}; register "
+                                        f"{klass.__qualname__} under another name")
             self._classes[key] = self._checked(klass)
             return klass
 
@@ -90,8 +83,8 @@ class Registry(Generic[C]):
 
     def _checked(self, klass: type) -> type[C]:
         if not issubclass(klass, self.base):
-            raise TypeError(f"{klass.__name__} is not a {self.base.__name__} subclass, "
-                            f"so it cannot be registered as a {self.kind}")
+            raise RegistrationError(f"{klass.__name__} is not a {self.base.__name__} subclass, "
+                                    f"so it cannot be registered as a {self.kind}")
         return klass
 
     def get(self, name: str) -> type[C]:
@@ -105,13 +98,15 @@ class Registry(Generic[C]):
         """An instance from ``"Name"``, ``{"type": "Name", **kwargs}`` or an instance (returned as is).
 
         ``args`` are passed first (an optimiser's parameters).
+
+        Raises:
+            UnknownNameError: the name is not registered.
+            InvalidArgument: the spec has no ``type``, or an argument is out of range.
         """
         if isinstance(spec, self.base):
             return spec
-        if isinstance(spec, str):
-            return self.get(spec)(*args)
-        kwargs = dict(spec)  # type: ignore[arg-type]
-        return self.get(kwargs.pop("type"))(*args, **kwargs)
+        name, kwargs = split_spec(spec, self)
+        return self.get(name)(*args, **kwargs)
 
     def config_of(self, obj: C) -> dict[str, Any]:
         """``{"type": registered name, **obj.get_config()}``: the inverse of :meth:`create`."""
@@ -141,6 +136,35 @@ class Registry(Generic[C]):
     def items(self) -> list[tuple[str, type[C]]]:
         """``(name, class)`` pairs sorted by name."""
         return sorted(self._classes.items())
+
+
+def split_spec(spec: Any, registry: Registry[Any]) -> tuple[str, dict[str, Any]]:
+    """``(name, arguments)`` of ``"Name"``, ``{"type": "Name", **args}`` or ``{name: {args}}``.
+
+    Raises:
+        InvalidArgument: anything else (the argument is named ``type``).
+    """
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        if isinstance(spec.get("type"), str):
+            args = {str(key): value for key, value in spec.items() if key != "type"}
+            return str(spec["type"]), args
+        legacy = legacy_spec(spec, registry)
+        if legacy is not None:
+            return legacy
+    raise InvalidArgument("type", spec, f"a {registry.kind} name or a mapping with 'type'",
+                          f"e.g. {{type: {next(iter(registry), 'Name')}}}")
+
+
+def legacy_spec(spec: Mapping[str, Any], registry: Registry[Any]) -> tuple[str, dict[str, Any]] | None:
+    """The older one-key form ``{name: {args}}`` (initialisers) as ``(name, args)``, else None."""
+    if len(spec) != 1:
+        return None
+    (name, args), = spec.items()
+    if name in registry and (args is None or isinstance(args, Mapping)):
+        return str(name), dict(args or {})
+    return None
 
 
 def _identity(cls: type) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import checks
 from .registry import Configured, Registry
 
 
@@ -23,9 +24,7 @@ class Schedule(Configured):
     """
 
     def __init__(self, warmup_epochs: int = 0) -> None:
-        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}")
-        self.warmup_epochs = warmup_epochs
+        self.warmup_epochs = checks.integer("warmup_epochs", warmup_epochs, min=0)
 
     def __call__(self, epoch: int, base_lr: float) -> float:
         """The learning rate for 0-based ``epoch``."""
@@ -65,11 +64,8 @@ class StepDecay(Schedule):
 
     def __init__(self, step_size: int = 10, gamma: float = 0.1, warmup_epochs: int = 0) -> None:
         super().__init__(warmup_epochs)
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
-        _check_factor(gamma)
-        self.step_size = step_size
-        self.gamma = float(gamma)
+        self.step_size = checks.integer("step_size", step_size, min=1)
+        self.gamma = checks.number("gamma", gamma, min=0.0, max=1.0, min_open=True)
 
     def decay(self, epoch: int, base_lr: float) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -89,8 +85,7 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, gamma: float = 0.9, warmup_epochs: int = 0) -> None:
         super().__init__(warmup_epochs)
-        _check_factor(gamma)
-        self.gamma = float(gamma)
+        self.gamma = checks.number("gamma", gamma, min=0.0, max=1.0, min_open=True)
 
     def decay(self, epoch: int, base_lr: float) -> float:
         return base_lr * self.gamma ** epoch
@@ -111,12 +106,8 @@ class CosineDecay(Schedule):
 
     def __init__(self, epochs: int = 10, min_lr: float = 0.0, warmup_epochs: int = 0) -> None:
         super().__init__(warmup_epochs)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-        if not min_lr >= 0:
-            raise ValueError(f"min_lr must be >= 0, got {min_lr!r}")
-        self.epochs = epochs
-        self.min_lr = float(min_lr)
+        self.epochs = checks.integer("epochs", epochs, min=1)
+        self.min_lr = checks.number("min_lr", min_lr, min=0.0)
 
     def decay(self, epoch: int, base_lr: float) -> float:
         progress = min(epoch, self.epochs) / self.epochs
@@ -135,7 +126,3 @@ def schedule_config(schedule: Schedule) -> dict[str, Any]:
     """``{"type": registered name, **schedule.get_config()}`` (the inverse of :func:`get_schedule`)."""
     return SCHEDULES.config_of(schedule)
 
-
-def _check_factor(gamma: float) -> None:
-    if isinstance(gamma, bool) or not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")

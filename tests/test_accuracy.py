@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from layernet.config import RunConfig, load_run_config
-from layernet.rundir import METRICS_FILE, prepare_run
+from layernet.cli.rundir import METRICS_FILE, prepare_run
 from layernet.training import Evaluation, Trainer
 
 #: The seeds' network, trained the seeds' way (full-batch SGD).
@@ -48,7 +48,7 @@ def assert_trained_as_the_seeds_do(config: RunConfig) -> None:
     assert config.optimizer == {"type": "SGD", "lr": 0.1, "momentum": 0.0, "nesterov": False,
                                 "weight_decay": 0.0}
     assert config.schedule is None
-    seeds_init = {"uniform": {"low": -0.5, "high": 0.5}}
+    seeds_init = {"type": "uniform", "low": -0.5, "high": 0.5}
     dense = [layer for layer in config.model["layers"] if layer["type"] == "Dense"]
     assert [layer["units"] for layer in dense] == [10, 10]
     assert all(layer["init"] == seeds_init and layer["bias_init"] == seeds_init for layer in dense)

@@ -14,16 +14,10 @@ import pytest
 from test_training_support import Scripted, blobs, make_trainer, small_model, without_seconds
 
 import layernet as ln
-from layernet.io import load_model
+from layernet.io.models import load_model
 from layernet.schedules import CosineDecay, StepDecay
-from layernet.training import (
-    Checkpoint,
-    EarlyStoppingSettings,
-    Trainer,
-    load_checkpoint,
-    restore_checkpoint,
-    save_checkpoint,
-)
+from layernet.io.checkpoints import Checkpoint, load_checkpoint, restore_checkpoint, save_checkpoint
+from layernet.training import EarlyStoppingSettings, Trainer
 
 
 def trainer_for(case: str) -> Trainer:
@@ -191,7 +185,7 @@ KILLED_WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
 from test_training_support import make_trainer, small_model
-from layernet.training import save_checkpoint
+from layernet.io.checkpoints import save_checkpoint
 trainer = make_trainer(small_model(hidden=256))
 while True:
     save_checkpoint(sys.argv[1], trainer)

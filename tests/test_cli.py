@@ -50,7 +50,7 @@ def kaggle_test_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_a_complete_run_directory(trained: Path) -> None:
-    model = ln.io.load_model(trained / "model.npz")
+    model = ln.load_model(trained / "model.npz")
     assert model.input_shape == (784,) and model.output_shape == (10,)
     config = load_run_config(trained / "config.yaml")
     assert config.train.epochs == 2 and config.model == load_run_config(ADAM).model
@@ -83,8 +83,8 @@ def test_resume_through_the_cli_equals_an_uninterrupted_run(tmp_path: Path) -> N
     assert run("train", ADAM, "--epochs", "1", "--out", tmp_path / "part", *common).returncode == 0
     resumed = run("train", ADAM, "--epochs", "2", "--resume", tmp_path / "part", *common)
     assert resumed.returncode == 0, resumed.stderr
-    full = ln.io.load_model(tmp_path / "full" / "model.npz").get_weights()
-    part = ln.io.load_model(tmp_path / "part" / "model.npz").get_weights()
+    full = ln.load_model(tmp_path / "full" / "model.npz").get_weights()
+    part = ln.load_model(tmp_path / "part" / "model.npz").get_weights()
     assert all(np.array_equal(full[name], part[name]) for name in full)
     assert len(pd.read_csv(tmp_path / "part" / "history.csv")) == 2
 

@@ -8,7 +8,8 @@ import layernet as ln
 from layernet.config import reference_markdown
 from layernet.config.reference import REGENERATE
 from layernet.schedules import SCHEDULES
-from layernet.training.settings import DataSettings, TrainSettings
+from layernet.data.settings import DataSettings
+from layernet.training.settings import TrainSettings
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "yaml-reference.md"
 

@@ -13,7 +13,8 @@ import pytest
 import layernet as ln
 from layernet import ConfigError
 from layernet.config import RunConfig, load_run_config, validate_config
-from layernet.training.settings import DataSettings, EarlyStopping, TrainSettings
+from layernet.data.settings import DataSettings
+from layernet.training.settings import EarlyStopping, TrainSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((REPO_ROOT / "configs").glob("*.yaml"))
@@ -51,8 +52,8 @@ def test_shipped_config_loads_builds_and_runs(path: Path) -> None:
 def test_seed_config_is_the_seeds_training() -> None:
     config = load_run_config(REPO_ROOT / "configs" / "digits-784-10-10.yaml")
     assert [layer["type"] for layer in config.model["layers"]] == ["Dense", "ReLU", "Dense", "Softmax"]
-    assert config.model["layers"][0]["init"] == {"uniform": {"low": -0.5, "high": 0.5}}
-    assert config.model["layers"][2]["bias_init"] == {"uniform": {"low": -0.5, "high": 0.5}}
+    assert config.model["layers"][0]["init"] == {"type": "uniform", "low": -0.5, "high": 0.5}
+    assert config.model["layers"][2]["bias_init"] == {"type": "uniform", "low": -0.5, "high": 0.5}
     assert (config.optimizer["type"], config.optimizer["lr"]) == ("SGD", 0.1)
     assert (config.train.epochs, config.train.batch_size) == (500, "full")
     assert config.data.source == "sample"

@@ -117,7 +117,7 @@ def test_float32_stays_float32() -> None:
 
 
 def test_save_and_load_a_model_with_custom_layers(tmp_path: Path) -> None:
-    io = pytest.importorskip("layernet.io")
+    io = pytest.importorskip("layernet.io.models")
     model = net(seed=5)
     model[2].scale.value[...] = np.linspace(0.5, 3.0, 6)
     model.save(tmp_path / "custom.npz")

@@ -17,7 +17,7 @@ from layernet.data import (
     write_kaggle_csv,
 )
 from layernet.data.mnist_format import MNIST_FILES
-from layernet.training.settings import DataSettings
+from layernet.data.settings import DataSettings
 
 RNG = np.random.default_rng(3)
 X = RNG.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)

@@ -11,7 +11,8 @@ import pytest
 from test_training_support import FEATURES, blobs, small_model
 
 import layernet as ln
-from layernet.io import FORMAT_VERSION, load_model, save_model
+from layernet.archive import FORMAT_VERSION
+from layernet.io.models import load_model, save_model
 
 
 @pytest.fixture

@@ -75,15 +75,32 @@ def test_cross_entropy_forms_agree_with_the_formula() -> None:
 
 
 def test_fused_cross_entropy_uses_the_softmax_logits() -> None:
-    z = rng.standard_normal((5, 4))
-    labels = np.array([0, 3, 1, 1, 2])
-    softmax = ln.Softmax()
-    softmax.build((4,), rng=rng, dtype=np.float64)
-    probs = softmax.forward(z)
-    loss = ln.CrossEntropy()
+    """Paired with a model ending in Softmax, CrossEntropy is computed on the Softmax's input."""
+    model = ln.Sequential([ln.Dense(4), ln.Softmax()], input_shape=(3,), dtype=np.float64)
+    x, labels = rng.standard_normal((5, 3)), np.array([0, 3, 1, 1, 2])
+    objective = ln.pair(model, ln.CrossEntropy())
+    assert objective.fused and objective.computed.from_logits
+    assert "fused with the final Softmax" in objective.describe()
+    value, z = objective.forward(x, labels, training=True)
+    np.testing.assert_array_equal(z, model.forward(x, until=-1))
     expected = -np.mean(np.log(_softmax(z)[np.arange(5), labels]))
-    assert loss(probs, labels) == pytest.approx(expected, rel=1e-12)
-    np.testing.assert_allclose(loss.backward(), (_softmax(z) - np.eye(4)[labels]) / 5, rtol=1e-12)
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(objective.computed.backward(), (_softmax(z) - np.eye(4)[labels]) / 5,
+                               rtol=1e-12)
+
+
+def test_a_probability_loss_after_logits_is_refused() -> None:
+    logits_model = ln.Sequential([ln.Dense(4)], input_shape=(3,))
+    with pytest.raises(ln.PairingError, match="CrossEntropy expects probabilities but the model ends "
+                       "in Dense.*add Softmax as the last layer or use .*from_logits: true"):
+        ln.pair(logits_model, ln.CrossEntropy())
+    assert not ln.pair(logits_model, ln.CrossEntropy(from_logits=True)).fused
+    softmax_model = ln.Sequential([ln.Dense(4), ln.Softmax()], input_shape=(3,))
+    with pytest.raises(ln.PairingError, match="already ends in Softmax, which would be applied twice"):
+        ln.pair(softmax_model, ln.CrossEntropy(from_logits=True))
+    with pytest.raises(ln.PairingError, match="BinaryCrossEntropy expects probabilities.*add Sigmoid"):
+        ln.pair(logits_model, ln.BinaryCrossEntropy())
+    assert not ln.pair(logits_model, ln.MSE()).fused
 
 
 def test_cross_entropy_on_probabilities_with_exact_zeros_stays_finite() -> None:

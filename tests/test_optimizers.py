@@ -47,33 +47,61 @@ def _train(model: ln.Sequential, optimizer: ln.Optimizer, steps: range) -> None:
 @pytest.mark.parametrize("family", ["SGD", "Adam", "AdamW"])
 @pytest.mark.parametrize("lr", [-1, 0, float("nan"), float("inf"), True])
 def test_learning_rate_must_be_positive(family: str, lr: float) -> None:
-    with pytest.raises(ValueError, match=rf"Invalid lr: {lr!r} \(must be > 0\)"):
+    with pytest.raises(ln.InvalidArgument, match=rf"^lr must be a finite number > 0, got {lr!r}$") as caught:
         get_optimizer({"type": family, "lr": lr}, _model().parameters())
+    assert caught.value.argument == "lr" and caught.value.value is lr
 
 
 def test_invalid_lr_message_echoes_the_value() -> None:
-    with pytest.raises(ValueError, match=r"^Invalid lr: -1 "):
+    with pytest.raises(ValueError, match=r"^lr must be .*, got -1$"):
         ln.SGD(_model().parameters(), lr=-1)
 
 
 @pytest.mark.parametrize("spec,message", [
-    ({"type": "SGD", "momentum": -0.5}, r"Invalid momentum: -0.5"),
-    ({"type": "SGD", "weight_decay": -1e-3}, r"Invalid weight_decay: -0.001"),
-    ({"type": "SGD", "nesterov": True}, r"nesterov momentum needs momentum > 0"),
-    ({"type": "Adam", "betas": [0.9, 1.0]}, r"Invalid betas\[1\]: 1.0 \(must be >= 0 and < 1\)"),
-    ({"type": "Adam", "betas": [-0.1, 0.9]}, r"Invalid betas\[0\]: -0.1"),
-    ({"type": "Adam", "betas": [0.9]}, r"betas must be two numbers"),
-    ({"type": "Adam", "eps": -1e-8}, r"Invalid eps: -1e-08"),
-    ({"type": "AdamW", "weight_decay": -0.01}, r"Invalid weight_decay: -0.01"),
+    ({"type": "SGD", "momentum": -0.5}, r"^momentum must be a finite number >= 0, got -0.5$"),
+    ({"type": "SGD", "weight_decay": -1e-3}, r"^weight_decay must be .* >= 0, got -0.001$"),
+    ({"type": "SGD", "nesterov": True}, r"^momentum must be > 0 with nesterov: true, got 0.0$"),
+    ({"type": "Adam", "betas": [0.9, 1.0]}, r"^betas\[1\] must be a finite number >= 0 and < 1, got 1.0$"),
+    ({"type": "Adam", "betas": [-0.1, 0.9]}, r"^betas\[0\] must be .*, got -0.1$"),
+    ({"type": "Adam", "betas": [0.9]}, r"^betas must be two numbers \[beta1, beta2\], got \[0.9\]$"),
+    ({"type": "Adam", "eps": -1e-8}, r"^eps must be .* >= 0, got -1e-08$"),
+    ({"type": "AdamW", "weight_decay": -0.01}, r"^weight_decay must be .*, got -0.01$"),
 ])
 def test_bad_hyperparameters_are_rejected(spec: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ln.InvalidArgument, match=message):
         get_optimizer(spec, _model().parameters())
 
 
 def test_empty_parameter_list_is_rejected() -> None:
-    with pytest.raises(ValueError, match="empty parameter list"):
+    with pytest.raises(ln.InvalidArgument, match="params must be a non-empty list of parameters"):
         ln.Adam([])
+
+
+def test_a_standalone_non_contiguous_parameter_is_updated() -> None:
+    """The 0.1 bug: a transposed array never moved. Parameters are now contiguous by construction."""
+    p = ln.Parameter(np.arange(6.0).reshape(2, 3).T)
+    opt = ln.SGD([p], lr=0.1)
+    p.grad[...] = 1
+    opt.step()
+    np.testing.assert_array_equal(p.value, np.arange(6.0).reshape(2, 3).T - 0.1)
+
+
+def test_a_parameter_rebound_to_a_non_contiguous_array_is_refused() -> None:
+    p = ln.Parameter(np.zeros((2, 3)), name="w")
+    p.value = np.zeros((3, 2)).T
+    with pytest.raises(ln.InvalidArgument, match=r"w.value must be C-contiguous"):
+        ln.SGD([p], lr=0.1)
+
+
+def test_the_model_buffer_is_stepped_as_one_array() -> None:
+    model = _model()
+    optimizer = ln.SGD(model.parameters(), lr=0.1)
+    assert model.buffer is not None and len(optimizer._groups) == 1
+    assert optimizer._groups[0][0] is model.buffer.values
+    same = ln.SGD(model.buffer, lr=0.1)
+    assert same._groups[0][0] is model.buffer.values and same.params == model.parameters()
+    subset = ln.SGD(model.parameters()[:1], lr=0.1)
+    assert len(subset._groups) == 1 and subset._groups[0][0].base is not None
 
 
 def test_unknown_optimizer_suggests_a_name() -> None:
@@ -210,5 +238,5 @@ def test_load_state_dict_rejects_a_state_of_another_size() -> None:
     small, big = _model(), ln.Sequential([ln.Dense(7)], input_shape=(5,), dtype=np.float64)
     source = ln.Adam(small.parameters())
     _train(small, source, range(1))
-    with pytest.raises(ValueError, match=r"optimizer state 'exp_avg' has \d+ values, the parameters have 42"):
+    with pytest.raises(ValueError, match=r"exp_avg must be 42 values \(one per parameter\), got \d+"):
         ln.Adam(big.parameters()).load_state_dict(source.state_dict())

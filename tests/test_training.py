@@ -26,9 +26,9 @@ from layernet.training import (
     EarlyStopping,
     EarlyStoppingSettings,
     Trainer,
-    TrainingDivergedError,
     fit,
 )
+from layernet.errors import TrainingDivergedError
 from layernet.training.metrics import evaluate
 
 
@@ -98,12 +98,12 @@ def test_full_batch_is_the_seeds_gradient_descent() -> None:
     trainer = make_trainer(optimizer="SGD", lr=0.5, epochs=3, batch_size="full")
     trainer.fit(data)
     model = small_model()
-    loss, sgd = ln.CrossEntropy(), ln.SGD(model.parameters(), lr=0.5)
+    objective, sgd = ln.pair(model, ln.CrossEntropy()), ln.SGD(model.parameters(), lr=0.5)
     x = data.batch(slice(None))
     for _ in range(3):
-        loss.forward(model.forward(x, training=True), data.y)
+        objective.forward(x, data.labels(), training=True)
         sgd.zero_grad()
-        model.backward_parameters(loss.backward())
+        objective.backward()
         sgd.step()
     for name, value in model.get_weights().items():
         assert np.array_equal(trainer.model.get_weights()[name], value)
@@ -181,9 +181,9 @@ def test_early_stopping_from_settings_respects_min_delta() -> None:
     assert len(trainer.fit(blobs())) == 2  # 2.6 is not better than 3.0 by 0.5
 
 
-def test_early_stopping_on_a_missing_column_is_a_config_error() -> None:
+def test_early_stopping_on_a_missing_column_is_a_structured_error() -> None:
     trainer = make_trainer(epochs=2, early_stopping=EarlyStoppingSettings())
-    with pytest.raises(ln.ConfigError, match="val_loss.*add validation data"):
+    with pytest.raises(ln.InvalidArgument, match="monitor must be a history column.*got 'val_loss'.*add validation data"):
         trainer.fit(blobs())
 
 
@@ -238,12 +238,13 @@ def test_data_that_does_not_fit_is_a_data_error(data: Dataset, message: str) -> 
 
 
 @pytest.mark.parametrize("settings, key", [
-    ({"batch_size": 0}, "train.batch_size"), ({"epochs": 0}, "train.epochs"),
-    ({"validation_split": 1.0}, "train.validation_split"), ({"seed": -1}, "train.seed"),
+    ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"),
+    ({"validation_split": 1.0}, "validation_split"), ({"seed": -1}, "seed"),
 ])
-def test_bad_settings_are_config_errors(settings: dict[str, Any], key: str) -> None:
-    with pytest.raises(ln.ConfigError, match=key):
+def test_bad_settings_are_structured_errors(settings: dict[str, Any], key: str) -> None:
+    with pytest.raises(ln.InvalidArgument, match=rf"^{key} must be") as caught:
         make_trainer(**settings)
+    assert caught.value.argument == key
 
 
 def test_a_split_leaving_no_rows_is_a_data_error() -> None:
@@ -253,9 +254,9 @@ def test_a_split_leaving_no_rows_is_a_data_error() -> None:
 
 def test_fit_names_unknown_components_with_a_hint() -> None:
     data = blobs()
-    with pytest.raises(ln.ConfigError, match="optimizer: unknown optimizer 'Adamm'.*did you mean 'Adam'"):
+    with pytest.raises(ln.UnknownNameError, match="unknown optimizer 'Adamm'.*did you mean 'Adam'"):
         fit(small_model(), data.x, data.y, optimizer="Adamm")
-    with pytest.raises(ln.ConfigError, match="schedule: unknown schedule"):
+    with pytest.raises(ln.UnknownNameError, match="unknown schedule"):
         fit(small_model(), data.x, data.y, schedule="Cosine")
     with pytest.raises(ln.DataError, match="labels must be integers"):
         fit(small_model(), data.x, data.y.astype(float))
@@ -263,7 +264,7 @@ def test_fit_names_unknown_components_with_a_hint() -> None:
 
 def test_an_optimizer_on_other_parameters_is_refused() -> None:
     model = small_model()
-    with pytest.raises(ValueError, match="does not update this model's parameters"):
+    with pytest.raises(ValueError, match="optimizer must be an optimizer of this model's parameters"):
         Trainer(model, ln.CrossEntropy(), ln.Adam(small_model().parameters()))
 
 

@@ -11,21 +11,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
+from ..atomic import write_text
 from ..config import RunConfig, load_run_config, model_from_yaml, validate_config
 from ..data import Dataset, load_data, load_inputs
-from ..data.loading import check_source
 from ..data.download import download_mnist
+from ..data.loading import check_source
 from ..errors import ConfigError, DataError, LayernetError
 from ..gradcheck import gradcheck
-from ..io import load_model
+from ..io.models import load_model
+from ..losses import Loss, predicted_classes
 from ..model import Sequential
-from ..plots import INSTALL_HINT, matplotlib_available
-from ..atomic import write_text
-from ..rundir import CONFIG_FILE, SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
 from ..training import History
-from ..training.metrics import evaluate, predicted_classes
+from ..training.metrics import evaluate
+from .plots import INSTALL_HINT, matplotlib_available
 from .progress import Progress
+from .rundir import CONFIG_FILE, SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -84,7 +85,8 @@ def train(args: argparse.Namespace) -> int:
     result = train_run(config, directory, resume=args.resume is not None, callbacks=progress)
     model = result.trainer.model
     history = result.trainer.history
-    plots = [] if args.no_plots else _plots(result.directory, model, history, result.test_data)
+    plots = [] if args.no_plots else _plots(result.directory, model, result.trainer.loss, history,
+                                            result.test_data)
     last = result.trainer.history.rows[-1] if len(result.trainer.history) else {}
     epochs = result.trainer.epoch
     parts = [f"{epochs} epoch{'s' if epochs != 1 else ''} in {result.metrics['train_seconds']:.1f}s",
@@ -114,11 +116,12 @@ def _check_resumable(config: RunConfig, directory: Path) -> None:
                             f"--resume {directory} (only --epochs may change)")
 
 
-def _plots(directory: Path, model: Sequential, history: History, test: Dataset | None) -> list[Path]:
+def _plots(directory: Path, model: Sequential, loss: Loss, history: History,
+           test: Dataset | None) -> list[Path]:
     if not matplotlib_available():
         say(f"plots skipped: matplotlib is not installed ({INSTALL_HINT})")
         return []
-    return plot_run(directory, model, history, test)
+    return plot_run(directory, model, loss, history, test)
 
 
 # -- evaluate -------------------------------------------------------------------------
@@ -188,7 +191,8 @@ def predict_command(args: argparse.Namespace) -> int:
     run = open_run(args.model)
     data = _inputs(run, args.input)
     probs = run.loss.probabilities(run.model.predict(data.batch(slice(None), run.model.dtype)))
-    frame = pd.DataFrame({"ImageId": np.arange(1, len(data) + 1), "Label": predicted_classes(probs)})
+    frame = pd.DataFrame({"ImageId": np.arange(1, len(data) + 1),
+                          "Label": predicted_classes(probs)})
     if args.probabilities:
         for k in range(probs.shape[1]):
             frame[f"p{k}"] = probs[:, k]
@@ -303,7 +307,8 @@ def plot_command(args: argparse.Namespace) -> int:
     run = open_run(args.run)
     if run.config is None:
         raise LayernetError(f"{args.run}: not a run directory (plots need its history and config)")
-    written = plot_run(args.run, run.model, read_history(args.run), load_data(run.config.data).test)
+    written = plot_run(args.run, run.model, run.loss, read_history(args.run),
+                       load_data(run.config.data).test)
     say(f"wrote {', '.join(str(path) for path in written)}")
     return 0
 

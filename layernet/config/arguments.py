@@ -14,13 +14,14 @@ import difflib
 import inspect
 import re
 import typing
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LayernetError
+from ..errors import InvalidArgument, LayernetError
 from ..initializers import INITIALIZERS
-from ..registry import Registry, UnknownNameError
+from ..errors import UnknownNameError
+from ..registry import Registry
 from .document import KeyPath, Problems, one_line
 from .reader import kind_of
 from .types import accepts, coerce, describe, example, is_initializer
@@ -106,16 +107,20 @@ def check_arguments(problems: Problems, path: KeyPath, signature: Signature,
 
 
 def construct(problems: Problems, path: KeyPath, signature: Signature,
-              factory: Callable[..., Any], args: dict[str, Any]) -> Any:
-    """``factory(**args)``; a constructor's ValueError is recorded at the argument it names."""
+              factory: Callable[..., Any], args: dict[str, Any],
+              hints: Mapping[str, str] | None = None) -> Any:
+    """``factory(**args)``; an :class:`InvalidArgument` is recorded at the argument it carries
+    (``betas[1]`` at ``...betas[1]``) with its hint (or ``hints[argument]``), any other
+    constructor error at ``path``."""
     try:
         return factory(**args)
+    except InvalidArgument as error:
+        hint = error.hint or (hints or {}).get(error.argument) or f"change {error.argument}"
+        text = one_line(error) if signature.noun == "key" else f"{signature.owner}: {one_line(error)}"
+        problems.add((*path, *argument_path(error.argument)), text, hint)
+        return None
     except CONSTRUCTOR_ERRORS as error:
-        key = blamed_argument(str(error), list(args))
-        text = one_line(error)
-        problems.add((*path, key) if key else path,
-                     text if text.startswith(signature.owner) else f"{signature.owner}: {text}",
-                     f"change {key}" if key else "check the arguments")
+        problems.add(path, f"{signature.owner}: {one_line(error)}", "check the arguments")
         return None
 
 
@@ -161,7 +166,12 @@ def lookup(problems: Problems, path: KeyPath, name: str, registry: Registry[Any]
 
 
 def check_initializer(problems: Problems, path: KeyPath, spec: str | dict[str, Any]) -> None:
-    """Check ``he_uniform`` or ``{uniform: {low: -0.5, high: 0.5}}`` by building it."""
+    """Check ``he_uniform``, ``{type: uniform, low: -0.5}`` or ``{uniform: {low: -0.5}}`` by building it."""
+    if isinstance(spec, dict) and "type" in spec:
+        parts = split_spec(problems, path, spec, INITIALIZERS)
+        if parts is not None:
+            build(problems, path, *parts)
+        return
     if isinstance(spec, str):
         cls = lookup(problems, path, spec, INITIALIZERS)
         args: Any = {}
@@ -170,8 +180,8 @@ def check_initializer(problems: Problems, path: KeyPath, spec: str | dict[str, A
         cls = lookup(problems, (*path, name), name, INITIALIZERS)
         path = (*path, name)
     else:
-        problems.add(path, f"an initializer mapping has exactly one key, got {len(spec)}",
-                     "e.g. init: {uniform: {low: -0.5, high: 0.5}}")
+        problems.add(path, f"an initializer mapping needs 'type', got keys {sorted(spec)}",
+                     "e.g. init: {type: uniform, low: -0.5, high: 0.5}")
         return
     if cls is None:
         return
@@ -182,13 +192,12 @@ def check_initializer(problems: Problems, path: KeyPath, spec: str | dict[str, A
                      f"e.g. {{{INITIALIZERS.name_of(cls)}: {{...}}}}")
 
 
-def blamed_argument(message: str, names: list[str]) -> str | None:
-    """The argument a constructor's error message names first (or the only one given)."""
-    found = [(match.start(), name) for name in names
-             if (match := re.search(rf"\b{re.escape(name)}\b", message))]
-    if found:
-        return min(found)[1]
-    return names[0] if len(names) == 1 else None
+def argument_path(argument: str) -> KeyPath:
+    """An argument name as a key path: ``"betas[1]"`` -> ``("betas", 1)``."""
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^\[\].]+)|\[(\d+)\]", argument):
+        parts.append(int(index) if index else name)
+    return tuple(parts)
 
 
 def suggest(key: str, known: Collection[str], prefix: str) -> str:

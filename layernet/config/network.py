@@ -12,6 +12,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import checks
+from ..checks import bounds
 from ..errors import ShapeError
 from ..layers.base import LAYERS, Layer, layer_config
 from .arguments import build, split_spec
@@ -37,10 +39,13 @@ class ModelSection:
     """
 
     layers: list[Any]
-    input_shape: list[int] | None = field(default=None, metadata={"min": 1})
+    input_shape: list[int] | None = field(default=None, metadata=bounds(min=1))
     dtype: Literal["float32", "float64"] = "float32"
-    seed: int = field(default=0, metadata={"min": 0})
+    seed: int = field(default=0, metadata=bounds(min=0))
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,11 @@ class RepeatBlock:
         layers: the block, written like the model's layer list.
     """
 
-    repeat: int = field(metadata={"min": 1})
+    repeat: int = field(metadata=bounds(min=1))
     layers: list[Any]
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
 from ..registry import Registry
 from ..schedules import SCHEDULES
-from ..training.settings import DataSettings, EarlyStopping, TrainSettings
+from ..data.settings import DataSettings
+from ..training.settings import EarlyStopping, TrainSettings
 from .arguments import Signature, signature_of
 from .dump import plain
 from .network import ModelSection, RepeatBlock

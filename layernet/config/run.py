@@ -16,7 +16,8 @@ from ..model import Sequential
 from ..optimizers import Optimizer, get_optimizer
 from ..parameter import Parameter
 from ..schedules import Schedule, get_schedule
-from ..training.settings import DataSettings, TrainSettings
+from ..data.settings import DataSettings
+from ..training.settings import TrainSettings
 from .arguments import suggest
 from .components import (DEFAULT_LOSS, DEFAULT_OPTIMIZER, resolve_loss,
                          resolve_optimizer, resolve_schedule)

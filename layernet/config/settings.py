@@ -1,7 +1,9 @@
 """Checking a mapping against a settings dataclass (``train``, ``data``, ``model`` fields).
 
-The dataclass is the schema: field names, type hints, defaults and the
-``metadata`` ranges ``min``, ``max`` and ``max_exclusive``. A field whose type
+The dataclass is the schema: field names, type hints and defaults; its
+ranges (declared with :func:`layernet.checks.bounds`) are enforced by the
+dataclass itself, and the :class:`~layernet.errors.InvalidArgument` it raises is
+placed at the field's key. A field whose type
 is itself a dataclass (``early_stopping``) is checked recursively.
 """
 
@@ -11,7 +13,8 @@ import dataclasses
 import typing
 from typing import Any, TypeVar
 
-from .arguments import REQUIRED, Argument, Signature, check_arguments
+from .. import checks
+from .arguments import REQUIRED, Argument, Signature, check_arguments, construct
 from .document import KeyPath, Problems, format_path
 from .reader import kind_of
 
@@ -34,9 +37,8 @@ def check_settings(problems: Problems, path: KeyPath, cls: type[Settings], value
     checked = check_arguments(problems, path, signature, _nested(problems, path, cls, value))
     if checked is None or problems.count() != before:
         return None
-    for key, item in checked.items():
-        _check_range(problems, (*path, key), cls, key, item)
-    return cls(**checked) if problems.count() == before else None
+    settings: Settings | None = construct(problems, path, signature, cls, checked, _examples(cls))
+    return settings
 
 
 def settings_signature(cls: type, owner: str = "") -> Signature:
@@ -50,12 +52,8 @@ def settings_signature(cls: type, owner: str = "") -> Signature:
 
 
 def range_text(cls: type, name: str) -> str:
-    """The ``metadata`` range of field ``name`` as text: ``>= 1``, ``>= 0.0, < 1.0``, or ''."""
-    metadata = _field(cls, name).metadata
-    parts = [f">= {metadata['min']}" if "min" in metadata else "",
-             f"<= {metadata['max']}" if "max" in metadata else "",
-             f"< {metadata['max_exclusive']}" if "max_exclusive" in metadata else ""]
-    return ", ".join(part for part in parts if part)
+    """The declared range of field ``name`` as text: ``>= 1``, ``>= 0.0 and < 1.0``, or ''."""
+    return checks.range_text(_field(cls, name).metadata)
 
 
 def _nested(problems: Problems, path: KeyPath, cls: type, value: dict[str, Any]) -> dict[str, Any]:
@@ -69,17 +67,14 @@ def _nested(problems: Problems, path: KeyPath, cls: type, value: dict[str, Any])
     return result
 
 
-def _check_range(problems: Problems, path: KeyPath, cls: type, name: str, value: Any) -> None:
-    numbers = value if isinstance(value, list) else [value]
-    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
-        return
-    limits = _field(cls, name).metadata
-    bad = [n for n in numbers if ("min" in limits and not n >= limits["min"])
-           or ("max" in limits and not n <= limits["max"])
-           or ("max_exclusive" in limits and not n < limits["max_exclusive"])]
-    if bad:
-        problems.add(path, f"{name} must be {range_text(cls, name)}, got {bad[0]!r}",
-                     f"e.g. {name}: {limits.get('min', limits.get('max', 0))}")
+def _examples(cls: type) -> dict[str, str]:
+    """A hint per ranged field: ``e.g. epochs: 1`` (the lowest allowed value, else the highest)."""
+    hints = {}
+    for item in _fields(cls):
+        bound = item.metadata.get("min", item.metadata.get("max"))
+        if bound is not None:
+            hints[item.name] = f"e.g. {item.name}: {bound}"
+    return hints
 
 
 def _owner(path: KeyPath) -> str:

@@ -25,9 +25,10 @@ from .mnist_format import load_mnist_dir as load_mnist_dir
 from .npz import load_npz as load_npz
 from .preprocess import normalization as normalization
 from .preprocess import prepare as prepare
+from .settings import DataSettings as DataSettings
 
 __all__ = [
-    "DEFAULT_MIRRORS", "MNIST_MD5", "SAMPLE_DIR", "DataSplits", "Dataset", "default_cache_dir",
+    "DEFAULT_MIRRORS", "MNIST_MD5", "SAMPLE_DIR", "DataSettings", "DataSplits", "Dataset", "default_cache_dir",
     "download_mnist", "load_data", "load_inputs", "load_mnist_dir", "load_npz", "load_sample",
     "normalization", "prepare", "read_idx", "read_kaggle_csv", "read_source", "write_idx",
     "write_kaggle_csv",

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._typing import Array, DType
+from ..errors import DataError
+from ..typing import Array, DType
 
 
 @dataclass
@@ -64,10 +65,44 @@ class Dataset:
             rows = slice(start, start + size)
             yield rows, self.batch(rows, dtype)
 
+    @classmethod
+    def from_arrays(cls, x: npt.ArrayLike, y: npt.ArrayLike | None = None, name: str = "x") -> Dataset:
+        """Samples ``x`` ``(n, *sample_shape)`` and integer labels ``y`` ``(n,)`` as a Dataset.
+
+        ``uint8`` arrays are taken to be pixels and scaled by 1/255 batch by batch
+        (they stay compact in memory); float arrays are used as they are.
+
+        Raises:
+            DataError: ``x`` is not a uint8 or float array with a batch axis, or
+                ``y`` is not integer labels with one per row. ``name`` is used in messages.
+        """
+        samples: npt.NDArray[Any] = np.asarray(x)
+        if samples.ndim < 2 or not (samples.dtype == np.uint8 or samples.dtype.kind == "f"):
+            raise DataError(f"{name}: expected a uint8 or float array (n, *sample_shape), "
+                            f"got {samples.dtype}{list(samples.shape)}")
+        scale = 1 / 255 if samples.dtype == np.uint8 else 1.0
+        labels = None if y is None else labels_of(y, len(samples), name)
+        return cls(samples, labels, scale=scale, name=name)
+
+    def labels(self) -> npt.NDArray[np.integer[Any]]:
+        """``y``; :class:`DataError` when the dataset has no labels."""
+        if self.y is None:
+            raise DataError(f"{self.name or 'the data'} has no labels; training and evaluation need y")
+        return self.y
+
     def subset(self, index: npt.NDArray[np.integer[Any]] | slice) -> Dataset:
         """A dataset of rows ``index`` with the same preprocessing."""
         return Dataset(self.x[index], None if self.y is None else self.y[index],
                        self.scale, self.shift, self.name)
+
+
+def labels_of(y: npt.ArrayLike, rows: int, name: str) -> npt.NDArray[np.integer[Any]]:
+    """``y`` as integer labels ``(rows,)``; :class:`DataError` otherwise."""
+    labels = np.asarray(y)
+    if labels.shape != (rows,) or labels.dtype.kind not in "iu":
+        raise DataError(f"{name}: labels must be integers of shape ({rows},), "
+                        f"got {labels.dtype}{list(labels.shape)}")
+    return labels
 
 
 @dataclass

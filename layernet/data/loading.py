@@ -13,7 +13,6 @@ A data source is one of:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import DataError
 from .csv import read_kaggle_csv
@@ -23,9 +22,7 @@ from .embedded import load_sample
 from .mnist_format import load_mnist_dir, read_idx_images
 from .npz import load_npz
 from .preprocess import normalization, prepare
-
-if TYPE_CHECKING:  # only the type: importing the training package here would be circular
-    from ..training.settings import DataSettings
+from .settings import DataSettings
 
 ACCEPTED_FORMS = ("'sample', 'mnist', a directory of MNIST-format IDX files, a Kaggle .csv "
                   "file, or an .npz file with arrays x and y")
@@ -78,8 +75,6 @@ def load_data(settings: DataSettings) -> DataSplits:
         DataError: a source is unknown or malformed, unlabelled, or the two
             splits have different sample shapes.
     """
-    if settings.limit is not None and settings.limit < 1:
-        raise DataError(f"data.limit must be at least 1, got {settings.limit}")
     splits = read_source(settings.source)
     train = _labelled(splits.train, "training")
     if settings.limit is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._typing import Array
-from ..fusion import SoftmaxParts, is_logit_gradient, mark_probabilities, plain
+from .. import checks
+from ..ops import sigmoid, softmax
+from ..typing import Array
 from .base import Layer, register_layer
 
 
@@ -53,9 +54,7 @@ class LeakyReLU(_Activation):
 
     def __init__(self, alpha: float = 0.01, *, name: str | None = None) -> None:
         super().__init__(name=name)
-        if not 0 <= alpha < 1:
-            raise ValueError(f"LeakyReLU alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = checks.number("alpha", alpha, min=0.0, max=1.0, max_open=True)
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         self._cache = x
@@ -106,43 +105,20 @@ class Softmax(_Activation):
     """``Y = exp(X − max X) / Σ exp(X − max X)`` over the last axis.
 
     ``backward`` is the Jacobian-vector product ``dX = Y · (dY − Σ(dY·Y))``.
-    Followed by :class:`layernet.CrossEntropy`, the pair is fused: the loss
-    hands back ``(Y − T)/m`` as the gradient of the logits and this layer
-    passes it through (see :mod:`layernet.fusion`).
+    As the last layer before :class:`layernet.CrossEntropy` the pair is fused
+    when training and evaluating (decided once, see :mod:`layernet.objective`):
+    the loss is computed from this layer's input and the gradient reaching the
+    layer before is exactly ``(Y − T)/m``.
 
     Shape: Input ``(batch, classes)``; output the same.
     """
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        parts = softmax_parts(x)
-        self._cache = parts.probs
-        return mark_probabilities(parts)
+        y = softmax(x)
+        self._cache = y
+        return y
 
     def backward(self, dY: Array) -> Array:
-        if is_logit_gradient(dY):
-            return plain(dY)
         y = self._cached()
         dX: Array = y * (dY - np.sum(dY * y, axis=-1, keepdims=True))
         return dX
-
-
-def softmax(x: Array) -> Array:
-    """Row-wise softmax over the last axis, stable for any finite input. ``(..., k) -> (..., k)``."""
-    return softmax_parts(x).probs
-
-
-def softmax_parts(x: Array) -> SoftmaxParts:
-    """:func:`softmax` of ``x`` ``(..., k)`` with its row maxima and normalisers ``(..., 1)``."""
-    shift = x.max(axis=-1, keepdims=True)
-    y: Array = x - shift
-    np.exp(y, out=y)
-    total = y.sum(axis=-1, keepdims=True)
-    y /= total
-    return SoftmaxParts(y, x, shift, total)
-
-
-def sigmoid(x: Array) -> Array:
-    """Element-wise logistic function without overflow for large ``|x|``."""
-    e = np.exp(-np.abs(x))
-    out: Array = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-    return out

@@ -7,7 +7,7 @@ from typing import Any, Self, TypeVar
 
 import numpy as np
 
-from .._typing import Array, DType, Shape, float_dtype
+from ..typing import Array, DType, Shape, float_dtype
 from ..initializers import Initializer, InitializerLike, get_initializer
 from ..parameter import Parameter
 from ..registry import Registry
@@ -41,6 +41,7 @@ class Layer:
         self.input_shape: Shape = ()
         self.output_shape: Shape = ()
         self._parameters: list[Parameter] = []
+        self._states: dict[str, Array] = {}
 
     # -- building -----------------------------------------------------------
     def build(self, input_shape: Shape, *, rng: np.random.Generator, dtype: DType = np.float32) -> Shape:
@@ -53,6 +54,7 @@ class Layer:
         self.dtype = float_dtype(dtype)
         output_shape = self.compute_output_shape(input_shape)
         self._parameters = []
+        self._states = {}
         self.create_parameters(input_shape, rng)
         self.input_shape, self.output_shape, self.built = input_shape, output_shape, True
         return output_shape
@@ -75,6 +77,19 @@ class Layer:
     def parameters(self) -> list[Parameter]:
         """This layer's trainable parameters, in creation order."""
         return list(self._parameters)
+
+    def add_state(self, name: str, value: Array) -> Array:
+        """Register and return ``value`` as non-trainable state (e.g. BatchNorm's running mean).
+
+        State is saved and restored with the weights (model files, checkpoints)
+        under ``layers.<index>.<name>``; the layer updates it in place.
+        """
+        self._states[name] = value
+        return value
+
+    def states(self) -> dict[str, Array]:
+        """This layer's non-trainable state arrays by name, in creation order."""
+        return dict(self._states)
 
     # -- computing ----------------------------------------------------------
     def forward(self, x: Array, *, training: bool = False) -> Array:

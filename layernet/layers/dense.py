@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .._typing import Array, Shape
+from ..typing import Array, Shape
+from .. import checks
 from ..errors import ShapeError
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from ..parameter import Parameter
@@ -24,7 +25,7 @@ class Dense(Layer):
     Args:
         units: number of outputs, at least 1.
         init: weight initialiser (``"glorot_uniform"``, ``"he_uniform"``,
-            ``{"uniform": {"low": -0.5, "high": 0.5}}``, ...).
+            ``{"type": "uniform", "low": -0.5, "high": 0.5}``, ...).
         bias_init: bias initialiser (default ``"zeros"``).
         use_bias: whether to add ``b``.
         name: optional label.
@@ -49,12 +50,10 @@ class Dense(Layer):
                  bias_init: InitializerLike = "zeros", use_bias: bool = True,
                  name: str | None = None) -> None:
         super().__init__(name=name)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = checks.integer("units", units, min=1)
         self.init = get_initializer(init)
         self.bias_init = get_initializer(bias_init)
-        self.use_bias = bool(use_bias)
+        self.use_bias = checks.flag("use_bias", use_bias)
         self.bias = None
         self._x: Array | None = None
 

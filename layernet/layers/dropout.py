@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._typing import Array, Shape
+from .. import checks
+from ..typing import Array, Shape
 from .base import Layer, register_layer
 
 
@@ -24,9 +25,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float = 0.5, *, name: str | None = None) -> None:
         super().__init__(name=name)
-        if isinstance(rate, bool) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = checks.number("rate", rate, min=0.0, max=1.0, max_open=True)
         self._rng: np.random.Generator | None = None
         self._mask: Array | None = None
 

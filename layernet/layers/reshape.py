@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .._typing import Array, Shape
+from ..typing import Array, Shape
+from .. import checks
 from ..errors import ShapeError
 from .base import Layer, register_layer
 
@@ -36,9 +37,7 @@ class Reshape(Layer):
 
     def __init__(self, shape: list[int] | tuple[int, ...], *, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.shape = tuple(int(d) for d in shape)
-        if not self.shape or any(d < 1 for d in self.shape):
-            raise ValueError(f"Reshape shape must be positive sizes, got {shape!r}")
+        self.shape = checks.positive_sizes("shape", shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if math.prod(input_shape) != math.prod(self.shape):

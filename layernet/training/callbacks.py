@@ -3,15 +3,16 @@
 Epoch numbers given to callbacks are 1-based, as in the history. Batch-level
 progress comes through :meth:`Callback.on_batch_end` with one reused
 :class:`BatchLogs` object, so a progress bar costs no allocation per batch.
-The checkpoint callback lives in :mod:`layernet.training.checkpoint`.
+The checkpoint callback lives in :mod:`layernet.io.checkpoints`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._typing import Array
-from ..errors import ConfigError
+from .. import checks
+from ..errors import InvalidArgument
+from ..typing import Array
 from .settings import EarlyStopping as EarlyStoppingSettings
 
 if TYPE_CHECKING:
@@ -95,25 +96,19 @@ class Monitor:
     Args:
         monitor: the history column, e.g. ``"val_loss"``.
         min_delta: the smallest change that counts as an improvement (≥ 0).
-        owner: the config section it belongs to, for error messages.
     """
 
-    def __init__(self, monitor: str, min_delta: float = 0.0,
-                 owner: str = "train.early_stopping") -> None:
-        if isinstance(min_delta, bool) or not min_delta >= 0:
-            raise ConfigError(f"min_delta must be >= 0, got {min_delta!r}", path=f"{owner}.min_delta")
-        self.owner = owner
+    def __init__(self, monitor: str, min_delta: float = 0.0) -> None:
         self.monitor = monitor
-        self.min_delta = float(min_delta)
+        self.min_delta = checks.number("min_delta", min_delta, min=0.0)
         self.maximize = monitor.endswith("accuracy")
         self.best: float | None = None
 
     def improved(self, logs: dict[str, float]) -> bool:
         """Whether ``logs[monitor]`` beats the best so far; if so it becomes the best."""
         if self.monitor not in logs:
-            raise ConfigError(f"cannot monitor {self.monitor!r}: the history has only "
-                              f"{', '.join(logs)}", path=f"{self.owner}.monitor",
-                              hint="add validation data or monitor 'loss'")
+            raise InvalidArgument("monitor", self.monitor, "a history column: " + ", ".join(logs),
+                                  "add validation data or monitor 'loss'")
         value = logs[self.monitor]
         if self.best is None:
             better = True
@@ -146,12 +141,9 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 3, min_delta: float = 0.0,
                  restore_best: bool = True) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ConfigError(f"patience must be an integer >= 1, got {patience!r}",
-                              path="train.early_stopping.patience")
+        self.patience = checks.integer("patience", patience, min=1)
         self.monitor = Monitor(monitor, min_delta)
-        self.patience = patience
-        self.restore_best = restore_best
+        self.restore_best = checks.flag("restore_best", restore_best)
         self.best_epoch = self.stopped_epoch = self.wait = 0
         self.best_weights: dict[str, Array] | None = None
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy.typing as npt
 
 from ..data.dataset import Dataset
-from ..errors import ConfigError
+from ..errors import DataError, InvalidArgument
 from ..losses import Loss, get_loss
 from ..model import Sequential
 from ..optimizers import Optimizer, get_optimizer
-from ..registry import UnknownNameError
-from ..schedules import Schedule
-from .arrays import as_dataset
+from ..schedules import Schedule, get_schedule
 from .callbacks import Callback
 from .history import History
 from .settings import TrainSettings
-from ..schedules import get_schedule
 from .trainer import Trainer
 
-T = TypeVar("T")
 Spec = str | dict[str, Any]
 
 
@@ -52,7 +48,9 @@ def fit(model: Sequential, x: Dataset | npt.ArrayLike, y: npt.ArrayLike | None =
         callbacks: :class:`Callback` objects.
 
     Raises:
-        ConfigError: an unknown loss, optimizer or schedule, or bad settings.
+        UnknownNameError: an unknown loss, optimizer or schedule.
+        InvalidArgument: a setting or hyperparameter out of range.
+        PairingError: the loss does not fit the model's last layer.
         DataError: data that does not fit the model.
         TrainingDivergedError: the loss became nan or infinite.
 
@@ -60,42 +58,40 @@ def fit(model: Sequential, x: Dataset | npt.ArrayLike, y: npt.ArrayLike | None =
         >>> history = fit(model, x_train, y_train, optimizer="SGD", lr=0.1, epochs=5)
         >>> history["val_accuracy"]  # with validation_split=0.1
     """
-    train = as_dataset(x, y, "x")
+    train = _training_data(x, y)
     validation = _validation(validation_data)
     if not model.built:
         model.build(train.sample_shape)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                              validation_split=validation_split, seed=seed)
-    resolved_schedule = None if schedule is None else _resolve("schedule", lambda: get_schedule(schedule))
-    trainer = Trainer(model, _resolve("loss", lambda: get_loss(loss)), _optimizer(optimizer, lr, model),
-                      schedule=resolved_schedule, settings=settings, callbacks=callbacks)
+    trainer = Trainer(model, get_loss(loss), _optimizer(optimizer, lr, model),
+                      schedule=None if schedule is None else get_schedule(schedule),
+                      settings=settings, callbacks=callbacks)
     return trainer.fit(train, validation)
+
+
+def _training_data(x: Dataset | npt.ArrayLike, y: npt.ArrayLike | None) -> Dataset:
+    if not isinstance(x, Dataset):
+        return Dataset.from_arrays(x, y, "x")
+    if y is not None:
+        raise DataError("x: pass labels inside the Dataset, not as y")
+    return x
 
 
 def _validation(data: Dataset | tuple[npt.ArrayLike, npt.ArrayLike] | None) -> Dataset | None:
     if data is None or isinstance(data, Dataset):
         return data
     x_val, y_val = data
-    return as_dataset(x_val, y_val, "validation_data")
+    return Dataset.from_arrays(x_val, y_val, "validation_data")
 
 
 def _optimizer(spec: Optimizer | Spec, lr: float | None, model: Sequential) -> Optimizer:
     if isinstance(spec, Optimizer):
         if lr is not None:
-            raise ConfigError("lr is given twice: pass it to the optimizer you created, or name "
-                              "the optimizer (optimizer='Adam', lr=...)", path="lr")
+            raise InvalidArgument("lr", lr, "omitted when the optimizer is an object", "pass it to the "
+                                  "optimizer you created, or name it: optimizer='Adam', lr=...")
         return spec
     args: dict[str, Any] = {"type": spec} if isinstance(spec, str) else dict(spec)
     if lr is not None:
         args["lr"] = lr
-    return _resolve("optimizer", lambda: get_optimizer(args, model.parameters()))
-
-
-def _resolve(key: str, make: Callable[[], T]) -> T:
-    """``make()``, turning unknown names and bad arguments into :class:`ConfigError` at ``key``."""
-    try:
-        return make()
-    except UnknownNameError as error:
-        raise ConfigError(f"unknown {error.kind} {error.name!r}", path=key, hint=error.hint) from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigError(str(error), path=key) from None
+    return get_optimizer(args, model.parameters())

@@ -1,17 +1,18 @@
-"""The ``train`` and ``data`` sections of a run config, as typed dataclasses.
+"""The ``train`` section of a run config, as typed dataclasses.
 
-The YAML loader validates those sections against these fields (names, types,
-ranges in ``metadata``) and the trainer and data loaders consume them, so this
-module is the single definition of both sections.
+Field ranges are declared once, in ``metadata`` (:func:`layernet.checks.bounds`),
+and enforced when an instance is created (``__post_init__``), so settings built
+in Python and settings read from YAML pass the same checks; the YAML reference
+prints the same ranges.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import ConfigError
+from .. import checks
+from ..checks import bounds
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,12 @@ class EarlyStopping:
     """
 
     monitor: str = "val_loss"
-    patience: int = field(default=3, metadata={"min": 1})
-    min_delta: float = field(default=0.0, metadata={"min": 0.0})
+    patience: int = field(default=3, metadata=bounds(min=1))
+    min_delta: float = field(default=0.0, metadata=bounds(min=0.0))
     restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -48,59 +52,26 @@ class TrainSettings:
         seed: seeds shuffling and the validation split (default: the model seed).
     """
 
-    epochs: int = field(default=10, metadata={"min": 1})
-    batch_size: int | Literal["full"] = field(default=32, metadata={"min": 1})
+    epochs: int = field(default=10, metadata=bounds(min=1))
+    batch_size: int | Literal["full"] = field(default=32, metadata=bounds(min=1))
     shuffle: bool = True
-    validation_split: float = field(default=0.0, metadata={"min": 0.0, "max_exclusive": 1.0})
+    validation_split: float = field(default=0.0, metadata=bounds(min=0.0, max=1.0, max_open=True))
     early_stopping: EarlyStopping | None = None
-    checkpoint_every: int = field(default=1, metadata={"min": 0})
-    seed: int | None = field(default=None, metadata={"min": 0})
+    checkpoint_every: int = field(default=1, metadata=bounds(min=0))
+    seed: int | None = field(default=None, metadata=bounds(min=0))
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self)
+        if isinstance(self.batch_size, str):
+            checks.one_of("batch_size", self.batch_size, ("full",))
 
 
-@dataclass(frozen=True)
-class DataSettings:
-    """What to train on: the ``data`` section.
+def settings_from_dict(config: dict[str, Any]) -> TrainSettings:
+    """The inverse of ``dataclasses.asdict(settings)`` (``early_stopping`` a nested mapping or None).
 
-    Attributes:
-        source: ``"sample"`` (the embedded MNIST sample), ``"mnist"`` (full
-            MNIST, downloaded and cached), a directory of MNIST-format IDX
-            files, a Kaggle-style ``.csv`` or an ``.npz`` with ``x`` and ``y``.
-        test: a separate labelled test set (same forms as ``source``); by
-            default the test part of ``source`` when it has one.
-        normalize: ``"scale"`` divides pixels by 255 (the seeds);
-            ``"standardize"`` also subtracts the training mean and divides by
-            the training standard deviation; ``"none"`` keeps raw values.
-        flatten: give the model ``(batch, 784)`` rows rather than ``(batch, 28, 28)`` images.
-        limit: use only the first N training rows (quick experiments; ≥ 1).
+    Raises:
+        InvalidArgument: a value out of range. ``TypeError``: unknown keys.
     """
-
-    source: str = "sample"
-    test: str | None = None
-    normalize: Literal["scale", "standardize", "none"] = "scale"
-    flatten: bool = True
-    limit: int | None = field(default=None, metadata={"min": 1})
-
-
-def check_ranges(settings: Any, section: str) -> None:
-    """Raise :class:`ConfigError` at ``section.<field>`` for a value outside its ``metadata`` range.
-
-    The YAML loader reports the same ranges with line numbers; this covers
-    settings built in Python. Nested settings (``early_stopping``) are checked too.
-    """
-    for item in dataclasses.fields(settings):
-        value = getattr(settings, item.name)
-        path = f"{section}.{item.name}"
-        if dataclasses.is_dataclass(value):
-            check_ranges(value, path)
-            continue
-        low, high = item.metadata.get("min"), item.metadata.get("max_exclusive")
-        if value is None or value == "full" or (low is None and high is None):
-            continue
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        integer = "float" not in str(item.type)
-        if (not number or (integer and not isinstance(value, int))
-                or (low is not None and value < low) or (high is not None and value >= high)):
-            bounds = " and ".join(part for part in (f">= {low}" if low is not None else "",
-                                                     f"< {high}" if high is not None else "") if part)
-            kind = "an integer" if integer else "a number"
-            raise ConfigError(f"must be {kind} {bounds}, got {value!r}", path=path)
+    args = dict(config)
+    stopping = args.pop("early_stopping", None)
+    return TrainSettings(**args, early_stopping=None if stopping is None else EarlyStopping(**stopping))

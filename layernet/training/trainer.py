@@ -10,19 +10,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._typing import Array
 from ..data.dataset import Dataset
-from ..errors import DataError, LayernetError
-from ..fusion import plain
+from ..errors import DataError, InvalidArgument, TrainingDivergedError
 from ..losses import Loss
 from ..model import Sequential
+from ..objective import pair
 from ..optimizers import Optimizer
 from ..schedules import Schedule
-from .arrays import as_dataset, check_fits, labels_of_dataset
+from ..typing import Array
 from .callbacks import BatchLogs, Callback, EarlyStopping
 from .history import History, Row
-from .metrics import Evaluation, evaluate, predicted_classes
-from .settings import TrainSettings, check_ranges
+from .metrics import Evaluation, check_fits, evaluate
+from .settings import TrainSettings
 
 Labels = npt.NDArray[np.integer[Any]]
 Batch = tuple[Array, Labels]
@@ -31,18 +30,17 @@ Batch = tuple[Array, Labels]
 SHUFFLE_STREAM, SPLIT_STREAM = 0, 1
 
 
-class TrainingDivergedError(LayernetError):
-    """The training loss became nan or infinite."""
-
-
 class Trainer:
     """Trains a built model on a :class:`~layernet.data.dataset.Dataset`.
 
-    Each epoch: set ``optimizer.lr`` from the schedule, draw one permutation of
-    the training rows (when shuffling), then per batch convert the rows to the
-    model dtype, run forward (training mode), loss, ``optimizer.zero_grad()``,
-    ``model.backward_parameters`` and ``optimizer.step()``; finally evaluate
-    the validation data in inference mode and append a row to :attr:`history`.
+    The model and loss are paired once, here (:func:`layernet.objective.pair`):
+    a model ending in ``Softmax`` trained with ``CrossEntropy`` computes the loss
+    from logits. Each epoch: set ``optimizer.lr`` from the schedule, draw one
+    permutation of the training rows (when shuffling), then per batch convert
+    the rows to the model dtype, run forward (training mode) and the loss,
+    ``optimizer.zero_grad()``, backward (no input gradient) and
+    ``optimizer.step()``; finally evaluate the validation data in inference
+    mode and append a row to :attr:`history`.
 
     Args:
         model: a built :class:`Sequential`.
@@ -56,7 +54,12 @@ class Trainer:
         callbacks: hooks called during :meth:`fit`. An ``EarlyStopping`` built
             from ``settings.early_stopping`` is appended when that is set.
 
+    Raises:
+        InvalidArgument: the model is not built, or the optimiser updates other parameters.
+        PairingError: the loss does not fit the model's last layer.
+
     Attributes:
+        objective: how the model and loss are paired (``objective.describe()``).
         epoch: epochs completed so far (``fit`` continues from here).
         history: one row per completed epoch.
         stop_training: set by a callback to end ``fit`` after the current epoch.
@@ -75,13 +78,14 @@ class Trainer:
     def __init__(self, model: Sequential, loss: Loss, optimizer: Optimizer, *,
                  schedule: Schedule | None = None, settings: TrainSettings = TrainSettings(),
                  callbacks: Sequence[Callback] = ()) -> None:
-        check_ranges(settings, "train")
         if not model.built:
-            raise ValueError("the model is not built; build it (input_shape=...) before "
-                             "creating the optimizer and the Trainer")
+            raise InvalidArgument("model", "an unbuilt model", "built", "give it input_shape=... "
+                                  "before creating the optimizer and the Trainer")
         if [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
-            raise ValueError("the optimizer does not update this model's parameters; create it "
-                             "with model.parameters() after the model is built")
+            raise InvalidArgument("optimizer", type(optimizer).__name__, "an optimizer of this "
+                                  "model's parameters", "create it with model.parameters() after "
+                                  "the model is built")
+        self.objective = pair(model, loss)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.schedule, self.settings = schedule, settings
         self.callbacks = list(callbacks)
@@ -122,7 +126,7 @@ class Trainer:
         for data in (train, validation):
             if data is not None:
                 check_fits(self.model, data)
-        full = (train.batch(slice(None), self.model.dtype), labels_of_dataset(train)) \
+        full = (train.batch(slice(None), self.model.dtype), train.labels()) \
             if self.settings.batch_size == "full" else None
         target = self.settings.epochs if epochs is None else epochs
         self.stop_training = False
@@ -184,7 +188,7 @@ class Trainer:
 
     def _batches(self, train: Dataset, size: int) -> Iterator[Batch]:
         """Minibatches of ``size`` rows in one fresh permutation (or in order without shuffling)."""
-        labels = labels_of_dataset(train)
+        labels = train.labels()
         order = self.shuffle_rng.permutation(len(train)) if self.settings.shuffle else None
         for start in range(0, len(train), size):
             rows = slice(start, start + size) if order is None else order[start:start + size]
@@ -192,32 +196,31 @@ class Trainer:
 
     def _step(self, x: Array, y: Labels, logs: BatchLogs) -> None:
         """One optimisation step on the batch ``x`` ``(batch, *input_shape)``, ``y`` ``(batch,)``."""
-        outputs = self.model.forward(x, training=True)
-        loss = self.loss.forward(outputs, y)
+        loss, outputs = self.objective.forward(x, y, training=True)
         if not math.isfinite(loss):
             raise TrainingDivergedError(
                 f"loss became {loss} at epoch {logs.epoch} batch {logs.batch + 1}; lower the "
                 f"learning rate (now {self.optimizer.lr:g})")
         self.optimizer.zero_grad()
-        self.model.backward_parameters(self.loss.backward())
+        self.objective.backward()
         self.optimizer.step()
-        predicted = predicted_classes(self.loss.probabilities(plain(outputs)))
+        predicted = self.objective.predicted_classes(outputs)
         logs.add(loss, int(np.count_nonzero(predicted == y)), len(y))
 
     # -- evaluation -----------------------------------------------------------------
     def evaluate(self, data: Dataset, batch_size: int = 1024) -> Evaluation:
         """Loss, accuracy and confusion matrix of the model on labelled ``data`` (inference
         mode); see :func:`layernet.training.metrics.evaluate`."""
-        return evaluate(self.model, self.loss, data, batch_size)
+        return evaluate(self.model, self.objective, data, batch_size)
 
     def predict(self, data: Dataset | npt.ArrayLike, batch_size: int = 1024) -> Array:
         """Class probabilities ``(n, *output_shape)`` for ``data`` (inference mode).
 
         The model outputs, passed through softmax (sigmoid) when the loss takes
-        logits (``from_logits=True``). Arrays follow :func:`as_dataset`'s rules.
+        logits (``from_logits=True``). Arrays follow :meth:`Dataset.from_arrays`'s rules.
         """
-        dataset = as_dataset(data)
-        outputs = [plain(self.model.forward(x)) for _, x in dataset.batches(batch_size, self.model.dtype)]
+        dataset = data if isinstance(data, Dataset) else Dataset.from_arrays(data)
+        outputs = [self.model.forward(x) for _, x in dataset.batches(batch_size, self.model.dtype)]
         self.model.clear_cache()
         if not outputs:
             return np.empty((0, *(self.model.output_shape or ())), dtype=self.model.dtype)

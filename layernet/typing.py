@@ -1,4 +1,4 @@
-"""Type aliases shared across layernet."""
+"""Public type aliases of layernet, for users' own layers and scripts (``from layernet.typing import Array``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from .errors import InvalidArgument
 
 #: A floating-point array (float32 or float64), batch-first.
 Array = npt.NDArray[np.floating[Any]]
@@ -17,7 +19,10 @@ Shape = tuple[int, ...]
 
 def float_dtype(dtype: DType) -> np.dtype[np.floating[Any]]:
     """Return ``dtype`` as a numpy float dtype, refusing anything but float32/float64."""
-    resolved = np.dtype(dtype)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise InvalidArgument("dtype", dtype, "float32 or float64") from None
     if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64, got {resolved}")
+        raise InvalidArgument("dtype", str(resolved), "float32 or float64")
     return resolved

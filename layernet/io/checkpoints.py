@@ -20,6 +20,7 @@ patience count starts afresh).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +28,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import ModelFileError
-from ..io import (Arrays, check_format, describe, header, json_array, json_entry, listing,
-                  model_config, model_from_config, prefixed, read_archive, unprefixed,
-                  weight_mismatches, write_archive)
+from .. import checks
+from ..archive import (Arrays, check_format, header, json_array, json_entry, prefixed,
+                       read_archive, unprefixed, write_archive)
+from ..errors import LayernetError, ModelFileError, UnknownNameError
 from ..losses import get_loss, loss_config
 from ..optimizers import get_optimizer, optimizer_config
-from ..registry import UnknownNameError
-from .callbacks import Callback, Monitor
-from .history import History, Row
 from ..schedules import get_schedule, schedule_config
-from .specs import settings_config, settings_from_config
-from .trainer import Trainer
+from ..training.callbacks import Callback, Monitor
+from ..training.history import History, Row
+from ..training.settings import settings_from_dict
+from ..training.trainer import Trainer
+from .models import describe, listing, model_from_config, weight_mismatches
 
 CHECKPOINT_FORMAT = "layernet-checkpoint"
 CONFIGS = ("model", "loss", "optimizer", "schedule", "settings")
@@ -53,11 +54,11 @@ def save_checkpoint(path: str | Path, trainer: Trainer) -> None:
         ModelFileError: a layer, loss, optimiser or schedule is not registered.
     """
     configs = _registered(path, lambda: {
-        "model": model_config(trainer.model, path),
+        "model": trainer.model.get_config(),
         "loss": loss_config(trainer.loss),
         "optimizer": {**optimizer_config(trainer.optimizer), "lr": trainer.base_lr},
         "schedule": None if trainer.schedule is None else schedule_config(trainer.schedule),
-        "settings": settings_config(trainer.settings)})
+        "settings": dataclasses.asdict(trainer.settings)})
     state = {"epoch": trainer.epoch, "base_lr": trainer.base_lr, "seed": trainer.seed,
              "model_rng": trainer.model.rng.bit_generator.state,
              "shuffle_rng": trainer.shuffle_rng.bit_generator.state,
@@ -83,7 +84,7 @@ def load_checkpoint(path: str | Path, *, callbacks: Sequence[Callback] = ()) -> 
     trainer = _registered(path, lambda: Trainer(
         model, get_loss(configs["loss"]), get_optimizer(configs["optimizer"], model.parameters()),
         schedule=None if configs["schedule"] is None else get_schedule(configs["schedule"]),
-        settings=settings_from_config(configs["settings"]), callbacks=callbacks))
+        settings=settings_from_dict(configs["settings"]), callbacks=callbacks))
     _restore(arrays, trainer, path)
     return trainer
 
@@ -122,12 +123,14 @@ class _State:
 def _parse_state(value: Any, path: str | Path) -> _State:
     """Check the ``state`` entry, including that both generator states are valid."""
     try:
-        state = _State(int(value["epoch"]), float(value["base_lr"]), int(value["seed"]),
+        state = _State(checks.integer("epoch", value["epoch"], min=0),
+                       checks.number("base_lr", value["base_lr"], min=0.0, min_open=True),
+                       checks.integer("seed", value["seed"], min=0),
                        dict(value["model_rng"]), dict(value["shuffle_rng"]),
                        [dict(row) for row in value["history"]])
         for rng_state in (state.model_rng, state.shuffle_rng):
             np.random.default_rng(0).bit_generator.state = rng_state
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise ModelFileError(f"{path}: the training state entry is invalid ({error!r})") from None
     return state
 
@@ -140,7 +143,7 @@ def _restore(arrays: Arrays, trainer: Trainer, path: str | Path) -> None:
     _check_optimizer(arrays, trainer, path)
     try:
         trainer.optimizer.load_state_dict(unprefixed("optimizer/", arrays))
-    except (KeyError, ValueError, TypeError) as error:
+    except (LayernetError, KeyError, ValueError, TypeError) as error:
         raise ModelFileError(f"{path}: the optimizer state does not fit ({error})") from None
     trainer.model.set_weights(weights)
     trainer.epoch, trainer.base_lr, trainer.seed = state.epoch, state.base_lr, state.seed
@@ -170,11 +173,14 @@ def _registered(path: str | Path, make: Callable[[], T]) -> T:
     """``make()``, turning registry misses and bad stored arguments into :class:`ModelFileError`."""
     try:
         return make()
+    except ModelFileError:
+        raise
     except UnknownNameError as error:
         raise ModelFileError(f"{path}: {error.kind} {error.name!r} is not registered; import the "
                              f"module that defines it before saving or loading ({error.hint})") from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: a stored config is invalid ({error})") from None
+    except (LayernetError, KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: a stored config is invalid ({error}); if it names a class of "
+                             f"your own, import the module that defines it first") from None
 
 
 class Checkpoint(Callback):
@@ -195,10 +201,8 @@ class Checkpoint(Callback):
 
     def __init__(self, directory: str | Path, every: int = 1, monitor: str | None = None,
                  save_best: bool = True) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-            raise ValueError(f"every must be an integer >= 0, got {every!r}")
         self.directory = Path(directory)
-        self.every = every
+        self.every = checks.integer("every", every, min=0)
         self.monitor_name = monitor
         self.save_best = save_best
         self.last_path = self.directory / "last.npz"
@@ -220,7 +224,7 @@ class Checkpoint(Callback):
     def _improved(self, logs: dict[str, float]) -> bool:
         if self._monitor is None:
             name = self.monitor_name or ("val_loss" if "val_loss" in logs else "loss")
-            self._monitor = Monitor(name, owner="checkpoint")
+            self._monitor = Monitor(name)
         return self._monitor.improved(logs)
 
     def __repr__(self) -> str:

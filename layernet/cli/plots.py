@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

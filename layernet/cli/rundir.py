@@ -27,16 +27,19 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .atomic import write_text
-from .config import RunConfig, load_run_config
-from .data import DataSplits, Dataset, load_data
-from .errors import LayernetError, ModelFileError
-from .io import load_model, load_preprocessing, save_model
-from .losses import CrossEntropy, Loss
-from .model import Sequential
-from .training import Callback, Checkpoint, Evaluation, History, Trainer, restore_checkpoint
-from .training.arrays import check_fits
+from .._version import __version__
+from ..atomic import write_text
+from ..config import RunConfig, load_run_config
+from ..data import DataSplits, Dataset, load_data
+from ..errors import LayernetError, ModelFileError
+from ..io.checkpoints import Checkpoint, restore_checkpoint
+from ..io.models import load_model, load_preprocessing, save_model
+from ..layers import Dense
+from ..losses import CrossEntropy, Loss
+from ..model import Sequential
+from ..training import Callback, Evaluation, History, Trainer
+from ..training.metrics import check_fits, confusion_matrix
+from . import plots
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
@@ -229,21 +232,18 @@ def read_history(directory: Path) -> History:
 PLOTS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")
 
 
-def plot_run(directory: Path, model: Sequential, history: History, test: Dataset | None) -> list[Path]:
+def plot_run(directory: Path, model: Sequential, loss: Loss, history: History,
+             test: Dataset | None) -> list[Path]:
     """Write the run's PNG plots (see :mod:`layernet.plots`); needs matplotlib.
 
     ``curves.png`` always; ``confusion.png`` and ``misclassified.png`` when
     there is labelled test data; ``first_layer.png`` when the first Dense
     layer takes 784 inputs (28×28 pictures of its weights).
     """
-    from . import plots
-    from .layers import Dense
-    from .training.metrics import confusion_matrix, predicted_classes
-
     columns = {column: history[column] for column in history.columns}
     written = [plots.plot_history(columns, directory / PLOTS[0])]
     if test is not None and test.y is not None:
-        predicted = predicted_classes(model.predict(test.batch(slice(None), model.dtype)))
+        predicted = loss.predicted_classes(model.predict(test.batch(slice(None), model.dtype)))
         classes = int(max(predicted.max(), test.y.max())) + 1
         written.append(plots.plot_confusion(confusion_matrix(test.y, predicted, classes),
                                             directory / PLOTS[1]))
