@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import PairingError
-from .layers.base import LAYERS
+from .layers.base import LAYERS, Layer
 from .losses import Loss
 from .model import Sequential
 from .registry import Configured
@@ -75,20 +75,28 @@ def pair(model: Sequential, loss: Loss) -> Objective:
         PairingError: a loss on probabilities after a model that does not end in
             its link layer, or a loss on logits after one that does.
     """
-    link = LAYERS.get(loss.link) if loss.link is not None else None
-    last = model.layers[-1]
-    ends_in_link = link is not None and isinstance(last, link)
-    name = _name(loss)
-    if link is not None and loss.from_logits and ends_in_link:
-        raise PairingError(f"{name} has from_logits: true but the model already ends in "
-                           f"{type(last).__name__}, which would be applied twice; remove the final "
-                           f"{type(last).__name__} or set from_logits: false")
-    if link is not None and not loss.from_logits and not ends_in_link:
-        raise PairingError(f"{name} expects probabilities but the model ends in {type(last).__name__}, "
-                           f"which gives unnormalised outputs; add {loss.link} as the last layer or "
-                           f"use {{type: {name}, from_logits: true}}")
-    fused = loss.on_logits() if ends_in_link else None
+    fused = fusion(model.layers[-1], loss)
     return Objective(model, loss, fused if fused is not None else loss, fused is not None)
+
+
+def fusion(last: Layer, loss: Loss) -> Loss | None:
+    """The loss to compute on ``last``'s input when ``last`` is ``loss``'s link layer, else None.
+
+    Raises:
+        PairingError: as :func:`pair`.
+    """
+    link = LAYERS.get(loss.link) if loss.link is not None else None
+    ends_in_link = link is not None and isinstance(last, link)
+    name, layer = _name(loss), type(last).__name__
+    if ends_in_link and loss.from_logits:
+        raise PairingError(f"{name} has from_logits: true but the model already ends in {layer}, "
+                           f"which would be applied twice; remove the final {layer} or set "
+                           f"from_logits: false")
+    if link is not None and not loss.from_logits and not ends_in_link:
+        raise PairingError(f"{name} expects probabilities but the model ends in {layer}, which gives "
+                           f"unnormalised outputs; add {loss.link} as the last layer or use "
+                           f"{{type: {name}, from_logits: true}}")
+    return loss.on_logits() if ends_in_link else None
 
 
 def _name(loss: Configured) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from layernet import ConfigError
 from layernet.config import RunConfig, load_run_config
-from layernet.config.reader import MAX_BYTES
+from layernet.config.text import MAX_BYTES
 
 # (case id, YAML text, key path, line, a fragment of the hint)
 MALFORMED = [

@@ -104,7 +104,7 @@ def test_bare_and_mapping_forms_resolve_identically() -> None:
 
 
 def test_yaml_scalars_are_plain_types() -> None:
-    config = load_run_config("model: {layers: [ReLU]}\noptimizer: {type: SGD, lr: 1e-2}\n"
+    config = load_run_config("model: {layers: [ReLU]}\nloss: MSE\noptimizer: {type: SGD, lr: 1e-2}\n"
                              "data: {source: 2024-01-01}\n")
     assert config.optimizer["lr"] == 0.01
     assert config.data.source == "2024-01-01"
@@ -116,7 +116,7 @@ def test_path_object_str_path_and_text_are_all_accepted(tmp_path: Path) -> None:
     from_path, from_str, from_text = load_run_config(path), load_run_config(str(path)), load_run_config(SMALL)
     assert from_path == from_str == from_text
     assert from_path.source == str(path) and from_text.source == "<string>"
-    assert load_run_config("model: {layers: [ReLU]}").model["layers"] == [{"type": "ReLU"}]
+    assert load_run_config("model: {layers: [ReLU]}\nloss: MSE").model["layers"] == [{"type": "ReLU"}]
 
 
 def test_validate_config_is_load_run_config() -> None:

@@ -48,7 +48,7 @@ def test_every_registered_layer_round_trips(name: str) -> None:
 
 
 def test_layer_table_covers_every_layer_with_required_arguments() -> None:
-    from layernet.config.arguments import signature_of
+    from layernet.config.schema import signature_of
     needing = {name for name, cls in ln.LAYERS.items()
                if any(arg.required for arg in signature_of(cls).arguments.values())}
     assert needing <= set(LAYER_CASES), f"add constructor arguments for {needing - set(LAYER_CASES)}"

@@ -11,19 +11,17 @@ import json
 import re
 from typing import Any
 
+from ..data.settings import DataSettings
 from ..initializers import INITIALIZERS
 from ..layers.base import LAYERS
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
 from ..registry import Registry
 from ..schedules import SCHEDULES
-from ..data.settings import DataSettings
 from ..training.settings import EarlyStopping, TrainSettings
-from .arguments import Signature, signature_of
-from .dump import plain
-from .network import ModelSection, RepeatBlock
-from .settings import range_text, settings_signature
-from .types import describe
+from .schema import Signature, describe, range_text, settings_signature, signature_of
+from .sections import ModelSection, RepeatBlock
+from .text import plain
 
 REGENERATE = ("python -c \"from layernet.config import reference_markdown; "
               "open('docs/yaml-reference.md', 'w').write(reference_markdown())\"")

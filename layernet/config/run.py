@@ -9,24 +9,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..layers.base import Layer
+from ..data.settings import DataSettings
+from ..errors import ConfigError, PairingError
+from ..layers.base import Layer, layer_from_config
 from ..losses import Loss, get_loss
 from ..model import Sequential
+from ..objective import fusion
 from ..optimizers import Optimizer, get_optimizer
 from ..parameter import Parameter
 from ..schedules import Schedule, get_schedule
-from ..data.settings import DataSettings
 from ..training.settings import TrainSettings
-from .arguments import suggest
-from .components import (DEFAULT_LOSS, DEFAULT_OPTIMIZER, resolve_loss,
-                         resolve_optimizer, resolve_schedule)
 from .document import Document, KeyPath, Problems
-from .dump import dump_yaml, plain
-from .network import resolve_model
-from .plugins import load_plugins
-from .reader import read_document
-from .settings import check_settings
+from .schema import check_settings, suggest
+from .sections import (
+    DEFAULT_LOSS,
+    DEFAULT_OPTIMIZER,
+    load_plugins,
+    resolve_loss,
+    resolve_model,
+    resolve_optimizer,
+    resolve_schedule,
+)
+from .text import dump_yaml, plain, read_document
 
 #: The top-level keys of a run config, in the order :meth:`RunConfig.to_yaml` writes them.
 SECTIONS = ("plugins", "model", "loss", "optimizer", "schedule", "train", "data")
@@ -155,10 +159,21 @@ def resolve_run(document: Document, *, allow_plugins: bool) -> RunConfig:
     train = check_settings(problems, ("train",), TrainSettings, data.get("train"))
     settings = check_settings(problems, ("data",), DataSettings, data.get("data"))
     problems.raise_if_any()
+    assert model is not None and loss is not None
+    check_pairing(problems, ("loss",) if "loss" in data else ("model", "layers"), model, loss)
+    problems.raise_if_any()
     assert model is not None and loss is not None and optimizer is not None
     assert train is not None and settings is not None
     return RunConfig(model=model, loss=loss, optimizer=optimizer, schedule=schedule, train=train,
                      data=settings, plugins=plugins, source=document.source)
+
+
+def check_pairing(problems: Problems, path: KeyPath, model: dict[str, Any], loss: dict[str, Any]) -> None:
+    """Record at ``path`` a loss that does not fit the model's last layer (see :func:`layernet.pair`)."""
+    try:
+        fusion(layer_from_config(copy.deepcopy(model["layers"][-1])), get_loss(copy.deepcopy(loss)))
+    except PairingError as error:
+        problems.add(path, str(error))
 
 
 def check_sections(problems: Problems, data: dict[str, Any], *, allow_plugins: bool) -> list[str]:

@@ -1,4 +1,4 @@
-"""Reading YAML safely: plain values only, with the line and column of every node.
+"""YAML text in and out: a safe loader that keeps the line and column of every value, and a dumper.
 
 The loader composes PyYAML's node tree (which executes nothing) and converts
 it to plain values itself, so:
@@ -9,6 +9,8 @@ it to plain values itself, so:
 * aliases are expanded with a budget of :data:`MAX_NODES` nodes and nesting
   is capped at :data:`MAX_DEPTH` ("billion laughs" and recursive anchors fail fast);
 * ``1e-3`` is a number (YAML 1.1 would read it as a string) and dates stay strings.
+
+:func:`dump_yaml` writes plain values back so that the loader reads them identically.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -226,3 +229,27 @@ def _syntax_error(error: yaml.MarkedYAMLError, source: str) -> ConfigError:
     context = f" ({error.context})" if error.context else ""
     return _error(f"invalid YAML: {one_line(problem + context)}", line, column,
                   "check the indentation, colons and quotes", source)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with tuples as lists and numpy scalars as Python numbers.
+
+    Raises ``TypeError`` for anything YAML cannot hold as plain data.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    raise TypeError(f"{type(value).__name__} value {value!r} is not plain data "
+                    "(use numbers, strings, booleans, lists and mappings)")
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """``data`` as block-style YAML, keys in their given order."""
+    text: str = yaml.dump(plain(data), Dumper=ConfigDumper, sort_keys=False,
+                          default_flow_style=None, allow_unicode=True, width=100)
+    return text

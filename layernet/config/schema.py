@@ -1,30 +1,136 @@
-"""Checking constructor arguments against signatures, then constructing the object.
+"""Checking config values against the Python they configure: type hints, signatures, dataclasses.
 
-Every registered class (layer, loss, optimiser, initialiser, schedule) is
-named in YAML as ``Name`` or ``{type: Name, arg: value, ...}``; its
-``__init__`` signature and type hints are the schema. Problems (unknown
-names, unknown or missing arguments, wrong types, and the ``ValueError`` a
-constructor raises for an out-of-range value) are recorded in a
-:class:`~layernet.config.document.Problems` at the key path they concern.
+* :func:`accepts` checks a YAML value against a type hint, Thinc-style (``10`` is a
+  fine ``float``; ``True``, ``10.5`` and ``"ten"`` are not ``int``).
+* Every registered class (layer, loss, optimiser, initialiser, schedule) is named as
+  ``Name`` or ``{type: Name, arg: value, ...}``; its ``__init__`` signature and type
+  hints are the schema (:func:`signature_of`, :func:`check_arguments`, :func:`build`).
+* A settings section (``train``, ``data``, the ``model`` fields) is checked against
+  its dataclass (:func:`check_settings`); ranges are enforced by the dataclass itself.
+
+Problems are recorded in a :class:`~layernet.config.document.Problems` at the key path
+they concern; an :class:`~layernet.errors.InvalidArgument` raised by a constructor is
+placed at the argument it names (a structured field, never parsed from the message).
 """
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import difflib
 import inspect
+import json
+import math
 import re
+import types
 import typing
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar, Union
 
-from ..errors import InvalidArgument, LayernetError
-from ..initializers import INITIALIZERS
-from ..errors import UnknownNameError
+from .. import checks
+from ..errors import InvalidArgument, LayernetError, UnknownNameError
+from ..initializers import INITIALIZERS, Initializer
 from ..registry import Registry
-from .document import KeyPath, Problems, one_line
-from .reader import kind_of
-from .types import accepts, coerce, describe, example, is_initializer
+from .document import KeyPath, Problems, format_path, one_line
+from .text import kind_of
+
+_LISTS = {list, collections.abc.Sequence, collections.abc.Iterable, collections.abc.Collection}
+_MAPPINGS = {dict, collections.abc.Mapping}
+_UNIONS = {Union, types.UnionType}
+_NAMES = {bool: "bool", int: "int", float: "float", str: "str", type(None): "null"}
+_EXAMPLES: dict[type, Any] = {bool: True, int: 10, float: 0.5, str: "text"}
+
+
+def accepts(value: Any, hint: Any) -> bool:
+    """Whether a YAML ``value`` fits the type ``hint``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    if origin in _UNIONS:
+        return any(accepts(value, arg) for arg in args)
+    if origin is Literal:
+        return any(value == arg and type(value) is type(arg) for arg in args)
+    if origin is tuple:
+        return isinstance(value, list) and _tuple_accepts(value, args)
+    if origin in _LISTS:
+        return isinstance(value, list) and all(accepts(item, args[0] if args else Any) for item in value)
+    if origin in _MAPPINGS:
+        key_hint, value_hint = args if args else (Any, Any)
+        return isinstance(value, dict) and all(
+            accepts(k, key_hint) and accepts(v, value_hint) for k, v in value.items())
+    if hint in (int, float):
+        number = isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+        return number and math.isfinite(value)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def describe(hint: Any) -> str:
+    """A short name for ``hint`` in messages and docs: ``int``, ``list of int``, ``int or 'full'``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if is_initializer(hint):
+        return "initializer"
+    if origin in _UNIONS:
+        return " or ".join(dict.fromkeys(describe(arg) for arg in args))
+    if origin is Literal:
+        return " or ".join(repr(arg) for arg in args)
+    if origin is tuple or origin in _LISTS:
+        return f"list of {describe(args[0])}" if args else "list"
+    if origin in _MAPPINGS:
+        return "mapping"
+    if dataclasses.is_dataclass(hint):
+        return f"mapping ({getattr(hint, '__name__', 'fields')})"
+    if hint is Any:
+        return "any"
+    if hint is None or hint in _NAMES:
+        return _NAMES[hint or type(None)]
+    return getattr(hint, "__name__", str(hint))
+
+
+def example(hint: Any, default: Any = None) -> str:
+    """A value fitting ``hint`` written as YAML: ``default`` when it fits, else a typical one."""
+    if default is not None and accepts(default, hint):
+        return json.dumps(default)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if is_initializer(hint):
+        return "glorot_uniform"
+    if dataclasses.is_dataclass(hint):
+        return "{}"
+    if origin in _UNIONS:
+        return example(next((arg for arg in args if arg is not type(None)), Any))
+    if origin is Literal:
+        return json.dumps(args[0])
+    if origin is tuple or origin in _LISTS:
+        return f"[{example(args[0]) if args else 1}]"
+    return json.dumps(_EXAMPLES[hint]) if hint in _EXAMPLES else "..."
+
+
+def coerce(value: Any, hint: Any) -> Any:
+    """``value`` as the hint's type where YAML is looser: an integer given for a float becomes a float."""
+    arms = typing.get_args(hint) if typing.get_origin(hint) in _UNIONS else (hint,)
+    numbers = [arm for arm in arms if arm is not type(None)]
+    if numbers == [float] and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def is_initializer(hint: Any) -> bool:
+    """Whether ``hint`` names an initialiser (``Initializer`` or a union containing it)."""
+    return hint is Initializer or Initializer in typing.get_args(hint)
+
+
+def _tuple_accepts(value: list[Any], args: tuple[Any, ...]) -> bool:
+    if len(args) == 2 and args[1] is Ellipsis:
+        return all(accepts(item, args[0]) for item in value)
+    return len(value) == len(args) and all(accepts(v, a) for v, a in zip(value, args))
+
 
 #: The default of an argument that has none.
 REQUIRED: Any = inspect.Parameter.empty
@@ -231,3 +337,84 @@ def _first(registry: Registry[Any]) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+Settings = TypeVar("Settings")
+
+
+def check_settings(problems: Problems, path: KeyPath, cls: type[Settings], value: Any) -> Settings | None:
+    """Build dataclass ``cls`` from the mapping ``value`` at ``path``; None (recorded) on a problem.
+
+    ``None`` (an empty section) gives the defaults.
+    """
+    if value is None:
+        value = {}
+    signature = settings_signature(cls, owner=_owner(path))
+    if not isinstance(value, dict):
+        problems.add(path, f"{signature.owner} must be a mapping, got {kind_of(value)}",
+                     f"write {signature.owner} as keys and values; see docs/yaml-reference.md")
+        return None
+    before = problems.count()
+    checked = check_arguments(problems, path, signature, _nested(problems, path, cls, value))
+    if checked is None or problems.count() != before:
+        return None
+    settings: Settings | None = construct(problems, path, signature, cls, checked, _examples(cls))
+    return settings
+
+
+def settings_signature(cls: type, owner: str = "") -> Signature:
+    """The fields of dataclass ``cls`` as a :class:`Signature` named ``owner`` (default: the class)."""
+    hints = typing.get_type_hints(cls)
+    arguments = {}
+    for item in _fields(cls):
+        default = item.default if item.default is not dataclasses.MISSING else REQUIRED
+        arguments[item.name] = Argument(item.name, hints[item.name], default)
+    return Signature(owner or cls.__name__, arguments, noun="key")
+
+
+def range_text(cls: type, name: str) -> str:
+    """The declared range of field ``name`` as text: ``>= 1``, ``>= 0.0 and < 1.0``, or ''."""
+    return checks.range_text(_field(cls, name).metadata)
+
+
+def _nested(problems: Problems, path: KeyPath, cls: type, value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` with the mappings of dataclass-typed fields built into those dataclasses."""
+    hints = typing.get_type_hints(cls)
+    result = dict(value)
+    for key, item in value.items():
+        inner = _dataclass_in(hints.get(key))
+        if inner is not None and isinstance(item, dict):
+            result[key] = check_settings(problems, (*path, key), inner, item)
+    return result
+
+
+def _examples(cls: type) -> dict[str, str]:
+    """A hint per ranged field: ``e.g. epochs: 1`` (the lowest allowed value, else the highest)."""
+    hints = {}
+    for item in _fields(cls):
+        bound = item.metadata.get("min", item.metadata.get("max"))
+        if bound is not None:
+            hints[item.name] = f"e.g. {item.name}: {bound}"
+    return hints
+
+
+def _owner(path: KeyPath) -> str:
+    """``train``, ``train.early_stopping``; a list item (a repeat block) is named by its kind."""
+    return format_path(path) if path and isinstance(path[-1], str) else "the repeat block"
+
+
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    return dataclasses.fields(cls)
+
+
+def _field(cls: type, name: str) -> dataclasses.Field[Any]:
+    return next(item for item in _fields(cls) if item.name == name)
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    for arm in typing.get_args(hint) or (hint,):
+        if dataclasses.is_dataclass(arm) and isinstance(arm, type):
+            return arm
+    return None

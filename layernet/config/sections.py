@@ -1,25 +1,94 @@
-"""The ``model`` section: fields, the layer list (bare names, ``repeat`` blocks) and shape checks.
+"""The sections of a run config: ``plugins``, ``model``, ``loss``, ``optimizer`` and ``schedule``.
 
-A layer is written ``ReLU`` (no arguments), ``{type: Dense, units: 10}``, or
-``{repeat: N, layers: [...]}`` (the block repeated ``N`` times, nestable).
-The section resolves to the plain config :meth:`layernet.Sequential.from_config`
-accepts, with every repeat expanded and every default written out.
+* ``plugins``: modules imported so that the classes they register can be named.
+  Importing runs the module's code, so it happens only with ``allow_plugins=True``;
+  a module already imported in this process is accepted either way. Modules are
+  found on ``sys.path`` and then, as with ``python -m``, in the current directory.
+* ``model``: a layer is written ``ReLU`` (no arguments), ``{type: Dense, units: 10}``,
+  or ``{repeat: N, layers: [...]}`` (the block repeated ``N`` times, nestable). The
+  section resolves to the plain config :meth:`layernet.Sequential.from_config`
+  accepts, with every repeat expanded and every default written out.
+* ``loss``, ``optimizer``, ``schedule``: a registered name plus its arguments.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import importlib
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from .. import checks
 from ..checks import bounds
 from ..errors import ShapeError
 from ..layers.base import LAYERS, Layer, layer_config
-from .arguments import build, split_spec
+from ..losses import LOSSES, loss_config
+from ..optimizers import OPTIMIZERS, optimizer_config
+from ..parameter import Parameter
+from ..schedules import SCHEDULES, schedule_config
 from .document import KeyPath, Problems, one_line
-from .dump import plain
-from .settings import check_settings
+from .schema import build, check_settings, split_spec
+from .text import kind_of, plain
+
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def load_plugins(problems: Problems, path: KeyPath, value: Any, *, allow: bool) -> list[str]:
+    """Check and import the module names at ``path``; the names (problems recorded)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.add(path, f"plugins must be a list of module names, got {kind_of(value)}",
+                     "e.g. plugins: [examples.custom_layers]")
+        return []
+    names: list[str] = []
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not _MODULE.match(name):
+            problems.add((*path, index), f"{name!r} is not a module name", "e.g. examples.custom_layers")
+        elif _import(problems, (*path, index), name, allow):
+            names.append(name)
+    return names
+
+
+def _import(problems: Problems, path: KeyPath, name: str, allow: bool) -> bool:
+    if name in sys.modules:
+        return True
+    if not allow:
+        problems.add(path, f"plugin module {name!r} is not imported and importing runs its code",
+                     "load with allow_plugins=True to import it (the layernet command line does)")
+        return False
+    try:
+        with _current_directory_on_path():
+            importlib.import_module(name)
+    except Exception as error:  # a plugin's own failure, whatever it is, is reported at its name
+        problems.add(path, f"cannot import plugin {name!r}: {type(error).__name__}: "
+                     f"{one_line(error)}",
+                     "check the module name and that its folder is on PYTHONPATH")
+        return False
+    return True
+
+
+@contextmanager
+def _current_directory_on_path() -> Iterator[None]:
+    """Let imports fall back to the current directory (last on ``sys.path``) for the duration."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(cwd)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(cwd)
+
 
 #: Most layers a model may expand to.
 MAX_LAYERS = 10_000
@@ -151,3 +220,35 @@ def _check_shapes(problems: Problems, entries: list[_Entry], input_shape: tuple[
                          f"{', '.join(map(str, shape))}): {one_line(error)}",
                          "its input shape comes from input_shape and the layers before it")
             return
+
+
+#: The sections' values when a config leaves them out.
+DEFAULT_LOSS = "CrossEntropy"
+DEFAULT_OPTIMIZER: dict[str, Any] = {"type": "Adam", "lr": 0.001}
+
+
+def resolve_loss(problems: Problems, path: KeyPath, spec: Any) -> dict[str, Any] | None:
+    """``CrossEntropy`` or ``{type: CrossEntropy, from_logits: false}`` -> the full loss config."""
+    parts = split_spec(problems, path, spec, LOSSES)
+    loss = None if parts is None else build(problems, path, *parts)
+    return None if loss is None else plain(loss_config(loss))
+
+
+def resolve_optimizer(problems: Problems, path: KeyPath, spec: Any) -> dict[str, Any] | None:
+    """``{type: SGD, lr: 0.1}`` -> the full optimiser config (``params`` come from the model later)."""
+    parts = split_spec(problems, path, spec, OPTIMIZERS)
+    if parts is None:
+        return None
+    cls, args = parts
+    probe = [Parameter(np.zeros(1, dtype=np.float32), name="probe")]
+    optimizer = build(problems, path, cls, args, factory=functools.partial(cls, probe), skip=("params",))
+    return None if optimizer is None else plain(optimizer_config(optimizer))
+
+
+def resolve_schedule(problems: Problems, path: KeyPath, spec: Any) -> dict[str, Any] | None:
+    """``{type: CosineDecay, epochs: 10}`` -> the full schedule config; None for no schedule."""
+    if spec is None:
+        return None
+    parts = split_spec(problems, path, spec, SCHEDULES)
+    schedule = None if parts is None else build(problems, path, *parts)
+    return None if schedule is None else plain(schedule_config(schedule))
