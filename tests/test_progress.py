@@ -38,7 +38,8 @@ def test_piped_output_has_no_carriage_returns() -> None:
     _fit(Progress(3, stream=stream, interactive=False), ln.TrainSettings(epochs=3, batch_size=10))
     lines = stream.getvalue().splitlines()
     assert "\r" not in stream.getvalue()
-    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert lines[0] == "loss: CrossEntropy fused with the final Softmax (computed from logits)"
+    assert [line.split()[1] for line in lines[1:]] == ["1/3", "2/3", "3/3"]
 
 
 def test_early_stopping_is_announced() -> None:

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 import numpy as np
-import pandas as pd
 
 from .._version import __version__
 from ..atomic import write_text
@@ -22,6 +22,7 @@ from ..gradcheck import gradcheck
 from ..io.models import load_model
 from ..losses import Loss, predicted_classes
 from ..model import Sequential
+from ..objective import pair
 from ..training import History
 from ..training.metrics import evaluate
 from .plots import INSTALL_HINT, matplotlib_available
@@ -152,8 +153,16 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return 0
     say(f"{data.name}: {result.samples} samples, loss {result.loss:.4f}, accuracy {result.accuracy:.4f}")
     say("confusion matrix (rows: true label, columns: predicted):")
-    say(pd.DataFrame(result.confusion).to_string())
+    say(confusion_table(result.confusion))
     return 0
+
+
+def confusion_table(confusion: np.ndarray[Any, np.dtype[np.int64]]) -> str:
+    """A confusion matrix ``(classes, classes)`` as an aligned text table with class headers."""
+    width = max(len(str(int(confusion.max(initial=0)))), len(str(len(confusion) - 1)))
+    header = " " * (width + 1) + " ".join(f"{k:>{width}}" for k in range(len(confusion)))
+    rows = [f"{t:>{width}} " + " ".join(f"{int(v):>{width}}" for v in row) for t, row in enumerate(confusion)]
+    return "\n".join([header, *rows])
 
 
 def _default_test_data(run: SavedRun) -> Dataset:
@@ -190,6 +199,8 @@ def predict_command(args: argparse.Namespace) -> int:
     """``layernet predict``: a Kaggle submission ``ImageId,Label`` (ImageId from 1)."""
     run = open_run(args.model)
     data = _inputs(run, args.input)
+    import pandas as pd  # imported where used: it is slow to import
+
     probs = run.loss.probabilities(run.model.predict(data.batch(slice(None), run.model.dtype)))
     frame = pd.DataFrame({"ImageId": np.arange(1, len(data) + 1),
                           "Label": predicted_classes(probs)})
@@ -240,7 +251,7 @@ def validate_command(args: argparse.Namespace) -> int:
     model = config.build_model()
     batch = config.train.batch_size
     say(f"{args.config}: valid — {len(model)} layers, {model.num_parameters:,} parameters, "
-        f"loss {config.loss['type']}, optimizer {config.optimizer['type']} "
+        f"loss {pair(model, config.build_loss()).describe()}, optimizer {config.optimizer['type']} "
         f"(lr {config.optimizer.get('lr')}), {config.train.epochs} epochs, batch size {batch}, "
         f"data {config.data.source}")
     return 0

@@ -57,6 +57,7 @@ class Progress(Callback):
     def on_train_begin(self, trainer: Trainer) -> None:
         if self.header:
             self._print(self.header)
+        self._print(f"loss: {trainer.objective.describe()}")
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: BatchLogs) -> None:
         if not self.interactive:

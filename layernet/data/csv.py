@@ -12,15 +12,17 @@ import warnings
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from ..errors import DataError
 from ..atomic import atomic_write
 from .dataset import Dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The image size of a Kaggle digit row.
 IMAGE_SHAPE = (28, 28)
@@ -61,6 +63,8 @@ def read_kaggle_csv(path: str | Path) -> Dataset:
 
 def _read_frame(path: Path) -> pd.DataFrame:
     """The file as a DataFrame; blank lines are kept (as empty rows) so line numbers stay right."""
+    import pandas as pd  # imported where used: it is slow to import
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -95,6 +99,8 @@ def _check_columns(frame: pd.DataFrame, path: Path) -> bool:
 
 def _check_cells(frame: pd.DataFrame, path: Path) -> None:
     """Every cell must be a number: report the first empty or non-numeric cell by line."""
+    import pandas as pd  # imported where used: it is slow to import
+
     bad = frame.isna().to_numpy()
     for index, dtype in enumerate(frame.dtypes):
         if not pd.api.types.is_numeric_dtype(dtype):
@@ -147,6 +153,8 @@ def write_kaggle_csv(path: str | Path, x: npt.ArrayLike, y: npt.ArrayLike | None
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
+    import pandas as pd  # imported where used: it is slow to import
+
     path = Path(path)
     pixels = np.asarray(x)
     if pixels.ndim < 2 or math.prod(pixels.shape[1:]) != len(PIXEL_COLUMNS):
