@@ -39,7 +39,7 @@ model:
   dtype: float32
   seed: 0
   layers:
-    - {type: Dense, units: 10, init: {uniform: {low: -0.5, high: 0.5}}}
+    - {type: Dense, units: 10, init: {type: uniform, low: -0.5, high: 0.5}}
     - ReLU                                                 # a layer without arguments
     - {repeat: 3, layers: [{type: Dense, units: 64}, ReLU]}  # a block repeated 3 times
     - {type: Dense, units: 10}
@@ -59,7 +59,7 @@ Rules:
   constructor: unknown or missing names and wrong types (`units: "ten"`, `units: 10.5`,
   `units: true`) are errors; an integer is accepted where a number is expected.
   An optimizer's `params` come from the model, never from the config.
-- **Initializers** are a name (`he_uniform`) or a one-key mapping `{uniform: {low: -0.5, high: 0.5}}`.
+- **Initializers** are written like every other family: a name (`he_uniform`) or `{type: uniform, low: -0.5, high: 0.5}` (the older one-key form `{uniform: {low: -0.5, high: 0.5}}` is still read).
 - **repeat.** `{repeat: N, layers: [...]}` stands for its layers written out N times
   (blocks nest; a model expands to at most 10,000 layers).
 - **plugins.** Modules listed under `plugins` are imported before the layers are read, so
