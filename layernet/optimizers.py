@@ -69,8 +69,12 @@ class Optimizer(Configured):
             self._work = [Work(value) for value, _ in self._groups]
         for (value, grad), state, work in zip(self._groups, self._state, self._work):
             if not state:
-                state.update({slot: np.zeros_like(value) for slot in self.slots})
+                state.update({slot: self.initial_slot(slot, value) for slot in self.slots})
             self.update(value, grad, state, work)
+
+    def initial_slot(self, slot: str, like: Array) -> Array:
+        """The state array ``slot`` at the first step: zeros shaped and typed as ``like``."""
+        return np.zeros_like(like)
 
     def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
         """Apply the update rule in place to one flat ``value`` given ``grad``, the saved
@@ -135,7 +139,7 @@ OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPT
 
 @OPTIMIZERS.register
 class SGD(Optimizer):
-    """Stochastic gradient descent, as ``torch.optim.SGD`` (dampening 0); see :func:`sgd_step`.
+    """Stochastic gradient descent, as ``torch.optim.SGD``; see :func:`sgd_step`.
 
     With the defaults it is the seeds' plain gradient descent ``θ ← θ − α · dθ``.
 
@@ -143,33 +147,38 @@ class SGD(Optimizer):
         params: parameters to update.
         lr: learning rate (> 0).
         momentum: momentum factor (≥ 0).
-        nesterov: use Nesterov momentum (needs ``momentum > 0``).
+        nesterov: use Nesterov momentum (needs ``momentum > 0`` and ``dampening: 0``).
         weight_decay: L2 penalty coefficient (≥ 0).
+        dampening: dampening of the momentum (≥ 0): after the first step the
+            buffer adds ``(1 − dampening) · g``.
     """
 
     def __init__(self, params: Params, lr: float = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+                 nesterov: bool = False, weight_decay: float = 0.0, dampening: float = 0.0) -> None:
         super().__init__(params, lr)
         self.momentum = checks.number("momentum", momentum, min=0.0)
         self.nesterov = checks.flag("nesterov", nesterov)
         self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+        self.dampening = checks.number("dampening", dampening, min=0.0)
         if self.nesterov and self.momentum == 0:
             raise InvalidArgument("momentum", momentum, "> 0 with nesterov: true")
+        if self.nesterov and self.dampening != 0:
+            raise InvalidArgument("dampening", dampening, "0 with nesterov: true")
         self.slots = ("momentum_buffer",) if self.momentum else ()
 
     def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
         sgd_step(value, grad, state.get("momentum_buffer"), work, lr=self.lr,
                  momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay,
-                 first=self.steps == 1)
+                 dampening=self.dampening, first=self.steps == 1)
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "dampening": self.dampening}
 
 
 @OPTIMIZERS.register
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), as ``torch.optim.Adam`` (``amsgrad=False``); see :func:`adam_step`.
+    """Adam (Kingma & Ba), as ``torch.optim.Adam``; see :func:`adam_step`.
 
     Args:
         params: parameters to update.
@@ -177,20 +186,19 @@ class Adam(Optimizer):
         betas: ``(β₁, β₂)``, each in ``[0, 1)``.
         eps: added to the denominator (≥ 0).
         weight_decay: L2 penalty coefficient (≥ 0), added to the gradient.
+        amsgrad: normalise by the largest second moment seen so far (AMSGrad),
+            kept in the state slot ``max_exp_avg_sq``.
     """
-
-    slots = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] | list[float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, lr)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise InvalidArgument("betas", betas, "two numbers [beta1, beta2]")
-        self.betas = (checks.number("betas[0]", betas[0], min=0.0, max=1.0, max_open=True),
-                      checks.number("betas[1]", betas[1], min=0.0, max=1.0, max_open=True))
+        self.betas = _betas(betas)
         self.eps = checks.number("eps", eps, min=0.0)
         self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+        self.amsgrad = checks.flag("amsgrad", amsgrad)
+        self.slots = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
     def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
         if self.weight_decay:
@@ -198,28 +206,35 @@ class Adam(Optimizer):
         self._adam(value, grad, state, work)
 
     def _adam(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
-        adam_step(value, grad, state["exp_avg"], state["exp_avg_sq"], work, lr=self.lr,
-                  betas=self.betas, eps=self.eps, step=self.steps)
+        adam_step(value, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                  work, lr=self.lr, betas=self.betas, eps=self.eps, step=self.steps)
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
 
 @OPTIMIZERS.register
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``::
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``.
+
+    The weights shrink before the Adam update of :func:`adam_step`, which has no L2 term::
 
         θ ← θ · (1 − lr · weight_decay)
-        then the Adam update of :func:`adam_step` without the L2 term.
 
-    Args: as :class:`Adam`; ``weight_decay`` defaults to 0.01.
+    Args:
+        params: parameters to update.
+        lr: learning rate (> 0).
+        betas: ``(β₁, β₂)``, each in ``[0, 1)``.
+        eps: added to the denominator (≥ 0).
+        weight_decay: decoupled weight decay coefficient (≥ 0).
+        amsgrad: normalise by the largest second moment seen so far (AMSGrad).
     """
 
     def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] | list[float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+                 weight_decay: float = 0.01, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
     def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
         if self.weight_decay:
@@ -229,14 +244,15 @@ class AdamW(Adam):
 
 # -- update maths: in place, allocation-free --------------------------------------------
 def sgd_step(value: Array, grad: Array, buf: Array | None, work: Work, *, lr: float,
-             momentum: float, nesterov: bool, weight_decay: float, first: bool) -> None:
-    """One ``torch.optim.SGD`` step (dampening 0) on flat arrays, in place.
+             momentum: float, nesterov: bool, weight_decay: float, first: bool,
+             dampening: float = 0.0) -> None:
+    """One ``torch.optim.SGD`` step on flat arrays, in place.
 
     With gradient ``g``, parameters ``θ``::
 
         g ← g + weight_decay · θ
-        b ← g                       (first step)
-        b ← momentum · b + g        (later steps)
+        b ← g                                   (first step)
+        b ← momentum · b + (1 − dampening) · g  (later steps)
         g ← g + momentum · b        (nesterov)   or   g ← b   (momentum > 0)
         θ ← θ − lr · g
 
@@ -248,7 +264,11 @@ def sgd_step(value: Array, grad: Array, buf: Array | None, work: Work, *, lr: fl
             buf[...] = g
         else:
             buf *= momentum
-            buf += g
+            if dampening:
+                np.multiply(g, 1 - dampening, out=work.scratch)
+                buf += work.scratch
+            else:
+                buf += g
         if nesterov:
             np.multiply(buf, momentum, out=work.scratch)
             work.scratch += g
@@ -259,15 +279,16 @@ def sgd_step(value: Array, grad: Array, buf: Array | None, work: Work, *, lr: fl
     value -= work.scratch
 
 
-def adam_step(value: Array, grad: Array, m: Array, v: Array, work: Work, *, lr: float,
-              betas: tuple[float, float], eps: float, step: int) -> None:
-    """One ``torch.optim.Adam`` step (``amsgrad=False``) on flat arrays, in place.
+def adam_step(value: Array, grad: Array, m: Array, v: Array, v_max: Array | None, work: Work, *,
+              lr: float, betas: tuple[float, float], eps: float, step: int) -> None:
+    """One ``torch.optim.Adam`` step on flat arrays, in place.
 
     With gradient ``g``, parameters ``θ``, step ``t`` (1-based)::
 
         m ← β₁ · m + (1 − β₁) · g
         v ← β₂ · v + (1 − β₂) · g²
-        θ ← θ − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+        v̂ ← max(v̂, v)                         (amsgrad: ``v_max`` given)   or   v̂ ← v
+        θ ← θ − lr / (1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)
     """
     beta1, beta2 = betas
     scratch = work.scratch
@@ -278,7 +299,9 @@ def adam_step(value: Array, grad: Array, m: Array, v: Array, work: Work, *, lr: 
     np.multiply(grad, 1 - beta2, out=scratch)
     scratch *= grad
     v += scratch
-    denom = np.sqrt(v, out=scratch)
+    if v_max is not None:
+        np.maximum(v_max, v, out=v_max)
+    denom = np.sqrt(v if v_max is None else v_max, out=scratch)
     denom /= math.sqrt(1 - beta2 ** step)
     denom += eps
     np.divide(m, denom, out=denom)
@@ -301,6 +324,14 @@ def get_optimizer(spec: str | dict[str, Any], params: Params) -> Optimizer:
 def optimizer_config(optimizer: Optimizer) -> dict[str, Any]:
     """``{"type": registered name, **optimizer.get_config()}``."""
     return OPTIMIZERS.config_of(optimizer)
+
+
+def _betas(betas: Any) -> tuple[float, float]:
+    """``betas`` checked as two numbers in ``[0, 1)``."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise InvalidArgument("betas", betas, "two numbers [beta1, beta2]")
+    return (checks.number("betas[0]", betas[0], min=0.0, max=1.0, max_open=True),
+            checks.number("betas[1]", betas[1], min=0.0, max=1.0, max_open=True))
 
 
 def _scalar(state: dict[str, npt.NDArray[Any]], key: str) -> Any:

@@ -21,6 +21,9 @@ OPTIMIZER_SPECS: list[dict[str, Any]] = [
     {"type": "Adam", "lr": 0.01},
     {"type": "Adam", "lr": 0.01, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.1},
     {"type": "AdamW", "lr": 0.01, "weight_decay": 0.05},
+    {"type": "SGD", "lr": 0.05, "momentum": 0.9, "dampening": 0.3},
+    {"type": "Adam", "lr": 0.01, "amsgrad": True},
+    {"type": "AdamW", "lr": 0.01, "weight_decay": 0.05, "amsgrad": True},
 ]
 
 
@@ -66,6 +69,11 @@ def test_invalid_lr_message_echoes_the_value() -> None:
     ({"type": "Adam", "betas": [0.9]}, r"^betas must be two numbers \[beta1, beta2\], got \[0.9\]$"),
     ({"type": "Adam", "eps": -1e-8}, r"^eps must be .* >= 0, got -1e-08$"),
     ({"type": "AdamW", "weight_decay": -0.01}, r"^weight_decay must be .*, got -0.01$"),
+    ({"type": "SGD", "momentum": 0.9, "dampening": -0.1}, r"^dampening must be a finite number >= 0, got -0.1$"),
+    ({"type": "SGD", "momentum": 0.9, "nesterov": True, "dampening": 0.1},
+     r"^dampening must be 0 with nesterov: true, got 0.1$"),
+    ({"type": "Adam", "amsgrad": 1}, r"^amsgrad must be true or false, got 1$"),
+    ({"type": "AdamW", "amsgrad": "yes"}, r"^amsgrad must be true or false, got 'yes'$"),
 ])
 def test_bad_hyperparameters_are_rejected(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ln.InvalidArgument, match=message):
@@ -222,6 +230,9 @@ def test_resuming_from_state_dict_equals_an_uninterrupted_run(spec: dict[str, An
 @pytest.mark.parametrize("spec,slots", [
     (OPTIMIZER_SPECS[0], set()), (OPTIMIZER_SPECS[1], {"momentum_buffer"}),
     (OPTIMIZER_SPECS[3], {"exp_avg", "exp_avg_sq"}), (OPTIMIZER_SPECS[5], {"exp_avg", "exp_avg_sq"}),
+    (OPTIMIZER_SPECS[6], {"momentum_buffer"}),
+    (OPTIMIZER_SPECS[7], {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    (OPTIMIZER_SPECS[8], {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
 ])
 def test_state_dict_holds_flat_slots_after_a_step(spec: dict[str, Any], slots: set[str]) -> None:
     model = _model()
@@ -240,3 +251,36 @@ def test_load_state_dict_rejects_a_state_of_another_size() -> None:
     _train(small, source, range(1))
     with pytest.raises(ValueError, match=r"exp_avg must be 42 values \(one per parameter\), got \d+"):
         ln.Adam(big.parameters()).load_state_dict(source.state_dict())
+
+
+# -- options: SGD dampening, AMSGrad --------------------------------------------------------------
+
+def test_sgd_dampening_scales_the_gradient_after_the_first_step() -> None:
+    p = ln.Parameter(np.zeros(3))
+    optimizer = ln.SGD([p], lr=0.1, momentum=0.5, dampening=0.25)
+    p.grad[...] = [1.0, 2.0, 3.0]
+    optimizer.step()
+    np.testing.assert_array_equal(optimizer.state_dict()["momentum_buffer"], [1.0, 2.0, 3.0])
+    p.grad[...] = [4.0, 4.0, 4.0]
+    optimizer.step()
+    np.testing.assert_allclose(optimizer.state_dict()["momentum_buffer"], [3.5, 4.0, 4.5], rtol=1e-15)
+
+
+def test_amsgrad_keeps_the_largest_second_moment() -> None:
+    p = ln.Parameter(np.zeros(2))
+    optimizer = ln.Adam([p], lr=0.01, betas=(0.9, 0.5), amsgrad=True)
+    for grad in ([4.0, 0.0], [0.0, 1.0], [0.0, 0.0]):
+        p.grad[...] = grad
+        optimizer.step()
+    state = optimizer.state_dict()
+    np.testing.assert_allclose(state["exp_avg_sq"], [2.0, 0.25], rtol=1e-15)
+    np.testing.assert_allclose(state["max_exp_avg_sq"], [8.0, 0.5], rtol=1e-15)
+
+
+def test_an_amsgrad_optimizer_refuses_a_state_without_its_maximum() -> None:
+    model = _model()
+    plain_adam = ln.Adam(model.parameters())
+    _train(model, plain_adam, range(1))
+    with pytest.raises(ln.InvalidArgument, match=r"^state must be complete: exp_avg, exp_avg_sq, "
+                                                 r"max_exp_avg_sq, got 'no max_exp_avg_sq'$"):
+        ln.Adam(model.parameters(), amsgrad=True).load_state_dict(plain_adam.state_dict())
