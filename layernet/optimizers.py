@@ -242,6 +242,175 @@ class AdamW(Adam):
         self._adam(value, grad, state, work)
 
 
+@OPTIMIZERS.register
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), as ``torch.optim.RMSprop``; see :func:`rmsprop_step`.
+
+    Args:
+        params: parameters to update.
+        lr: learning rate (> 0).
+        alpha: smoothing constant of the squared-gradient average (≥ 0).
+        eps: added to the denominator (≥ 0).
+        weight_decay: L2 penalty coefficient (≥ 0), added to the gradient.
+        momentum: momentum factor (≥ 0).
+        centered: normalise by the estimated variance of the gradient
+            (the squared average minus the squared mean) instead of the squared average.
+    """
+
+    def __init__(self, params: Params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+        super().__init__(params, lr)
+        self.alpha = checks.number("alpha", alpha, min=0.0)
+        self.eps = checks.number("eps", eps, min=0.0)
+        self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+        self.momentum = checks.number("momentum", momentum, min=0.0)
+        self.centered = checks.flag("centered", centered)
+        self.slots = (("square_avg",) + (("momentum_buffer",) if self.momentum else ())
+                      + (("grad_avg",) if self.centered else ()))
+
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        if self.weight_decay:
+            grad = coupled_decay(grad, value, self.weight_decay, work.decayed)
+        rmsprop_step(value, grad, state["square_avg"], state.get("grad_avg"),
+                     state.get("momentum_buffer"), work, lr=self.lr, alpha=self.alpha, eps=self.eps,
+                     momentum=self.momentum)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
+                "momentum": self.momentum, "centered": self.centered}
+
+
+@OPTIMIZERS.register
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), as ``torch.optim.Adagrad``; see :func:`adagrad_step`.
+
+    Args:
+        params: parameters to update.
+        lr: learning rate (> 0).
+        lr_decay: learning-rate decay (≥ 0): step ``t`` uses ``lr / (1 + (t − 1) · lr_decay)``.
+        weight_decay: L2 penalty coefficient (≥ 0), added to the gradient.
+        initial_accumulator_value: starting value of the sum of squared gradients (≥ 0).
+        eps: added to the denominator (≥ 0).
+    """
+
+    slots = ("sum",)
+
+    def __init__(self, params: Params, lr: float = 0.01, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10) -> None:
+        super().__init__(params, lr)
+        self.lr_decay = checks.number("lr_decay", lr_decay, min=0.0)
+        self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+        self.initial_accumulator_value = checks.number(
+            "initial_accumulator_value", initial_accumulator_value, min=0.0)
+        self.eps = checks.number("eps", eps, min=0.0)
+
+    def initial_slot(self, slot: str, like: Array) -> Array:
+        return np.full_like(like, self.initial_accumulator_value)
+
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        if self.weight_decay:
+            grad = coupled_decay(grad, value, self.weight_decay, work.decayed)
+        adagrad_step(value, grad, state["sum"], work, lr=self.lr, lr_decay=self.lr_decay,
+                     eps=self.eps, step=self.steps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
+                "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
+
+
+@OPTIMIZERS.register
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum (Dozat), as ``torch.optim.NAdam``; see :func:`nadam_step`.
+
+    Besides the slots it keeps the product of the momentum coefficients so far,
+    ``mu_product`` (saved in :meth:`state_dict`).
+
+    Args:
+        params: parameters to update.
+        lr: learning rate (> 0).
+        betas: ``(β₁, β₂)``, each in ``[0, 1)``.
+        eps: added to the denominator (≥ 0).
+        weight_decay: L2 penalty coefficient (≥ 0), added to the gradient.
+        momentum_decay: the ``ψ`` of the momentum schedule
+            ``μₜ = β₁ · (1 − 0.96^(t·ψ) / 2)`` (≥ 0).
+
+    Attributes:
+        mu_product: ``μ₁ · μ₂ ⋯ μₜ`` after ``t`` steps (1 before the first).
+    """
+
+    slots = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Params, lr: float = 2e-3,
+                 betas: tuple[float, float] | list[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3) -> None:
+        super().__init__(params, lr)
+        self.betas = _betas(betas)
+        self.eps = checks.number("eps", eps, min=0.0)
+        self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+        self.momentum_decay = checks.number("momentum_decay", momentum_decay, min=0.0)
+        self.mu_product = 1.0
+
+    def step(self) -> None:
+        # One optimiser step advances mu_product once, however many groups there are.
+        self.mu_product *= nadam_mu(self.betas[0], self.momentum_decay, self.steps + 1)
+        super().step()
+
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        if self.weight_decay:
+            grad = coupled_decay(grad, value, self.weight_decay, work.decayed)
+        nadam_step(value, grad, state["exp_avg"], state["exp_avg_sq"], work, lr=self.lr,
+                   betas=self.betas, eps=self.eps, momentum_decay=self.momentum_decay,
+                   mu_product=self.mu_product, step=self.steps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay, "momentum_decay": self.momentum_decay}
+
+    def state_dict(self) -> dict[str, npt.NDArray[Any]]:
+        """As :meth:`Optimizer.state_dict`, plus ``mu_product`` (a 0-d array)."""
+        return {**super().state_dict(), "mu_product": np.asarray(self.mu_product, dtype=np.float64)}
+
+    def load_state_dict(self, state: dict[str, npt.NDArray[Any]]) -> None:
+        """As :meth:`Optimizer.load_state_dict`; ``mu_product`` must be one number in ``[0, 1]``."""
+        mu_product = checks.number("mu_product", _scalar(state, "mu_product"), min=0.0, max=1.0)
+        super().load_state_dict(state)
+        self.mu_product = mu_product
+
+
+@OPTIMIZERS.register
+class RAdam(Optimizer):
+    """Rectified Adam (Liu et al.), as ``torch.optim.RAdam``; see :func:`radam_step`.
+
+    Args:
+        params: parameters to update.
+        lr: learning rate (> 0).
+        betas: ``(β₁, β₂)``, each in ``[0, 1)``.
+        eps: added to the denominator (≥ 0).
+        weight_decay: L2 penalty coefficient (≥ 0), added to the gradient.
+    """
+
+    slots = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Params, lr: float = 1e-3,
+                 betas: tuple[float, float] | list[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.betas = _betas(betas)
+        self.eps = checks.number("eps", eps, min=0.0)
+        self.weight_decay = checks.number("weight_decay", weight_decay, min=0.0)
+
+    def update(self, value: Array, grad: Array, state: dict[str, Array], work: Work) -> None:
+        if self.weight_decay:
+            grad = coupled_decay(grad, value, self.weight_decay, work.decayed)
+        radam_step(value, grad, state["exp_avg"], state["exp_avg_sq"], work, lr=self.lr,
+                   betas=self.betas, eps=self.eps, step=self.steps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
+
 # -- update maths: in place, allocation-free --------------------------------------------
 def sgd_step(value: Array, grad: Array, buf: Array | None, work: Work, *, lr: float,
              momentum: float, nesterov: bool, weight_decay: float, first: bool,
@@ -307,6 +476,142 @@ def adam_step(value: Array, grad: Array, m: Array, v: Array, v_max: Array | None
     np.divide(m, denom, out=denom)
     denom *= lr / (1 - beta1 ** step)
     value -= denom
+
+
+def rmsprop_step(value: Array, grad: Array, square_avg: Array, grad_avg: Array | None,
+                 buf: Array | None, work: Work, *, lr: float, alpha: float, eps: float,
+                 momentum: float) -> None:
+    """One ``torch.optim.RMSprop`` step on flat arrays, in place (the L2 term is already in ``grad``).
+
+    With gradient ``g``, parameters ``θ``::
+
+        s ← α · s + (1 − α) · g²
+        ḡ ← α · ḡ + (1 − α) · g,   d ← √(s − ḡ²) + ε       (centered: ``grad_avg`` given)
+        d ← √s + ε                                          (otherwise)
+        b ← momentum · b + g / d,  θ ← θ − lr · b           (momentum: ``buf`` given, b₀ = 0)
+        θ ← θ − lr · g / d                                  (otherwise)
+    """
+    scratch = work.scratch
+    square_avg *= alpha
+    np.multiply(grad, grad, out=scratch)
+    scratch *= 1 - alpha
+    square_avg += scratch
+    if grad_avg is not None:
+        np.subtract(grad, grad_avg, out=scratch)
+        scratch *= 1 - alpha
+        grad_avg += scratch
+        np.multiply(grad_avg, grad_avg, out=scratch)
+        np.subtract(square_avg, scratch, out=scratch)
+        np.sqrt(scratch, out=scratch)
+    else:
+        np.sqrt(square_avg, out=scratch)
+    scratch += eps
+    np.divide(grad, scratch, out=scratch)
+    if buf is not None:
+        buf *= momentum
+        buf += scratch
+        np.multiply(buf, lr, out=scratch)
+    else:
+        scratch *= lr
+    value -= scratch
+
+
+def adagrad_step(value: Array, grad: Array, total: Array, work: Work, *, lr: float,
+                 lr_decay: float, eps: float, step: int) -> None:
+    """One ``torch.optim.Adagrad`` step on flat arrays, in place (the L2 term is already in ``grad``).
+
+    With gradient ``g``, parameters ``θ``, step ``t`` (1-based), and the sum of
+    squares ``s`` (``total``, starting at ``initial_accumulator_value``)::
+
+        s ← s + g²
+        θ ← θ − lr / (1 + (t − 1) · lr_decay) · g / (√s + ε)
+    """
+    scratch = work.scratch
+    np.multiply(grad, grad, out=scratch)
+    total += scratch
+    np.sqrt(total, out=scratch)
+    scratch += eps
+    np.divide(grad, scratch, out=scratch)
+    scratch *= lr / (1 + (step - 1) * lr_decay)
+    value -= scratch
+
+
+def nadam_mu(beta1: float, momentum_decay: float, step: int) -> float:
+    """NAdam's momentum coefficient at step ``t``: ``μₜ = β₁ · (1 − 0.5 · 0.96^(t · momentum_decay))``."""
+    return beta1 * (1.0 - 0.5 * math.pow(0.96, step * momentum_decay))
+
+
+def nadam_step(value: Array, grad: Array, m: Array, v: Array, work: Work, *, lr: float,
+               betas: tuple[float, float], eps: float, momentum_decay: float, mu_product: float,
+               step: int) -> None:
+    """One ``torch.optim.NAdam`` step on flat arrays, in place (the L2 term is already in ``grad``).
+
+    With gradient ``g``, parameters ``θ``, step ``t`` (1-based), ``μₜ`` from
+    :func:`nadam_mu` and ``mu_product`` ``Πₜ = μ₁ ⋯ μₜ`` (already including ``μₜ``)::
+
+        m ← β₁ · m + (1 − β₁) · g
+        v ← β₂ · v + (1 − β₂) · g²
+        d ← √(v / (1 − β₂ᵗ)) + ε
+        θ ← θ − lr · (1 − μₜ) / (1 − Πₜ) · g / d − lr · μₜ₊₁ / (1 − Πₜ · μₜ₊₁) · m / d
+
+    ``work.decayed`` is overwritten (it may hold ``grad``).
+    """
+    beta1, beta2 = betas
+    mu = nadam_mu(beta1, momentum_decay, step)
+    mu_next = nadam_mu(beta1, momentum_decay, step + 1)
+    scratch = work.scratch
+    m *= beta1
+    np.multiply(grad, 1 - beta1, out=scratch)
+    m += scratch
+    v *= beta2
+    np.multiply(grad, 1 - beta2, out=scratch)
+    scratch *= grad
+    v += scratch
+    np.divide(v, 1 - beta2 ** step, out=scratch)
+    np.sqrt(scratch, out=scratch)
+    scratch += eps
+    np.divide(grad, scratch, out=work.decayed)
+    work.decayed *= lr * (1 - mu) / (1 - mu_product)
+    value -= work.decayed
+    np.divide(m, scratch, out=scratch)
+    scratch *= lr * mu_next / (1 - mu_product * mu_next)
+    value -= scratch
+
+
+def radam_step(value: Array, grad: Array, m: Array, v: Array, work: Work, *, lr: float,
+               betas: tuple[float, float], eps: float, step: int) -> None:
+    """One ``torch.optim.RAdam`` step on flat arrays, in place (the L2 term is already in ``grad``).
+
+    With gradient ``g``, parameters ``θ``, step ``t`` (1-based)::
+
+        m ← β₁ · m + (1 − β₁) · g
+        v ← β₂ · v + (1 − β₂) · g²
+        ρ∞ ← 2 / (1 − β₂) − 1,   ρₜ ← ρ∞ − 2t · β₂ᵗ / (1 − β₂ᵗ)
+        r ← √((ρₜ − 4)(ρₜ − 2) ρ∞ / ((ρ∞ − 4)(ρ∞ − 2) ρₜ))
+        θ ← θ − lr · r · √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)     (ρₜ > 5: rectified)
+        θ ← θ − lr / (1 − β₁ᵗ) · m                                (ρₜ ≤ 5: momentum only)
+    """
+    beta1, beta2 = betas
+    scratch = work.scratch
+    m *= beta1
+    np.multiply(grad, 1 - beta1, out=scratch)
+    m += scratch
+    v *= beta2
+    np.multiply(grad, 1 - beta2, out=scratch)
+    scratch *= grad
+    v += scratch
+    correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
+    rho_inf = 2 / (1 - beta2) - 1
+    rho = rho_inf - 2 * step * beta2 ** step / correction2
+    if rho > 5:
+        rect = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+        np.sqrt(v, out=scratch)
+        scratch += eps
+        np.divide(m, scratch, out=scratch)
+        scratch *= lr * rect * math.sqrt(correction2) / correction1
+    else:
+        np.multiply(m, lr / correction1, out=scratch)
+    value -= scratch
 
 
 def coupled_decay(grad: Array, value: Array, weight_decay: float, out: Array) -> Array:

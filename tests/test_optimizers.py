@@ -5,13 +5,16 @@ The exact agreement with ``torch.optim`` lives in ``test_torch_oracle.py``.
 
 from __future__ import annotations
 
+import io
+import re
+import tracemalloc
 from typing import Any
 
 import numpy as np
 import pytest
 
 import layernet as ln
-from layernet.optimizers import get_optimizer, optimizer_config
+from layernet.optimizers import Adagrad, NAdam, RAdam, RMSprop, get_optimizer, optimizer_config
 
 #: One configuration of each optimiser family and option.
 OPTIMIZER_SPECS: list[dict[str, Any]] = [
@@ -24,7 +27,17 @@ OPTIMIZER_SPECS: list[dict[str, Any]] = [
     {"type": "SGD", "lr": 0.05, "momentum": 0.9, "dampening": 0.3},
     {"type": "Adam", "lr": 0.01, "amsgrad": True},
     {"type": "AdamW", "lr": 0.01, "weight_decay": 0.05, "amsgrad": True},
+    {"type": "RMSprop", "lr": 0.01},
+    {"type": "RMSprop", "lr": 0.01, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 0.1},
+    {"type": "Adagrad", "lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01},
+    {"type": "NAdam", "lr": 0.01},
+    {"type": "NAdam", "lr": 0.01, "betas": [0.8, 0.99], "momentum_decay": 0.01, "weight_decay": 0.1},
+    {"type": "RAdam", "lr": 0.01},
+    {"type": "RAdam", "lr": 0.01, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.1},
 ]
+
+#: Every registered optimiser family.
+FAMILIES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam"]
 
 
 def _model(seed: int = 0) -> ln.Sequential:
@@ -47,7 +60,7 @@ def _train(model: ln.Sequential, optimizer: ln.Optimizer, steps: range) -> None:
 
 # -- hyperparameter validation -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("lr", [-1, 0, float("nan"), float("inf"), True])
 def test_learning_rate_must_be_positive(family: str, lr: float) -> None:
     with pytest.raises(ln.InvalidArgument, match=rf"^lr must be a finite number > 0, got {lr!r}$") as caught:
@@ -74,10 +87,33 @@ def test_invalid_lr_message_echoes_the_value() -> None:
      r"^dampening must be 0 with nesterov: true, got 0.1$"),
     ({"type": "Adam", "amsgrad": 1}, r"^amsgrad must be true or false, got 1$"),
     ({"type": "AdamW", "amsgrad": "yes"}, r"^amsgrad must be true or false, got 'yes'$"),
+    ({"type": "RMSprop", "alpha": -0.01}, r"^alpha must be a finite number >= 0, got -0.01$"),
+    ({"type": "RMSprop", "eps": -1e-8}, r"^eps must be a finite number >= 0, got -1e-08$"),
+    ({"type": "RMSprop", "eps": float("nan")}, r"^eps must be a finite number >= 0, got nan$"),
+    ({"type": "RMSprop", "momentum": -0.9}, r"^momentum must be a finite number >= 0, got -0.9$"),
+    ({"type": "RMSprop", "weight_decay": -1}, r"^weight_decay must be a finite number >= 0, got -1$"),
+    ({"type": "RMSprop", "centered": "no"}, r"^centered must be true or false, got 'no'$"),
+    ({"type": "Adagrad", "lr_decay": -0.1}, r"^lr_decay must be a finite number >= 0, got -0.1$"),
+    ({"type": "Adagrad", "weight_decay": -0.1}, r"^weight_decay must be a finite number >= 0, got -0.1$"),
+    ({"type": "Adagrad", "initial_accumulator_value": -1.0},
+     r"^initial_accumulator_value must be a finite number >= 0, got -1.0$"),
+    ({"type": "Adagrad", "eps": -1e-10}, r"^eps must be a finite number >= 0, got -1e-10$"),
+    ({"type": "NAdam", "betas": [1.0, 0.999]}, r"^betas\[0\] must be a finite number >= 0 and < 1, got 1.0$"),
+    ({"type": "NAdam", "betas": [0.9, -0.5]}, r"^betas\[1\] must be a finite number >= 0 and < 1, got -0.5$"),
+    ({"type": "NAdam", "betas": 0.9}, r"^betas must be two numbers \[beta1, beta2\], got 0.9$"),
+    ({"type": "NAdam", "eps": -1.0}, r"^eps must be a finite number >= 0, got -1.0$"),
+    ({"type": "NAdam", "weight_decay": -0.1}, r"^weight_decay must be a finite number >= 0, got -0.1$"),
+    ({"type": "NAdam", "momentum_decay": -0.004},
+     r"^momentum_decay must be a finite number >= 0, got -0.004$"),
+    ({"type": "RAdam", "betas": [0.9, 1.5]}, r"^betas\[1\] must be a finite number >= 0 and < 1, got 1.5$"),
+    ({"type": "RAdam", "betas": [0.9, 0.99, 0.9]}, r"^betas must be two numbers .*, got \[0.9, 0.99, 0.9\]$"),
+    ({"type": "RAdam", "eps": float("inf")}, r"^eps must be a finite number >= 0, got inf$"),
+    ({"type": "RAdam", "weight_decay": -0.1}, r"^weight_decay must be a finite number >= 0, got -0.1$"),
 ])
 def test_bad_hyperparameters_are_rejected(spec: dict[str, Any], message: str) -> None:
-    with pytest.raises(ln.InvalidArgument, match=message):
+    with pytest.raises(ln.InvalidArgument, match=message) as caught:
         get_optimizer(spec, _model().parameters())
+    assert message.startswith("^" + re.escape(caught.value.argument) + " must")
 
 
 def test_empty_parameter_list_is_rejected() -> None:
@@ -233,14 +269,18 @@ def test_resuming_from_state_dict_equals_an_uninterrupted_run(spec: dict[str, An
     (OPTIMIZER_SPECS[6], {"momentum_buffer"}),
     (OPTIMIZER_SPECS[7], {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
     (OPTIMIZER_SPECS[8], {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    (OPTIMIZER_SPECS[9], {"square_avg"}), (OPTIMIZER_SPECS[10], {"square_avg", "momentum_buffer", "grad_avg"}),
+    (OPTIMIZER_SPECS[11], {"sum"}), (OPTIMIZER_SPECS[12], {"exp_avg", "exp_avg_sq"}),
+    (OPTIMIZER_SPECS[14], {"exp_avg", "exp_avg_sq"}),
 ])
 def test_state_dict_holds_flat_slots_after_a_step(spec: dict[str, Any], slots: set[str]) -> None:
     model = _model()
     optimizer = get_optimizer(spec, model.parameters())
-    assert set(optimizer.state_dict()) == {"steps", "lr"}
+    scalars = {"mu_product"} if spec["type"] == "NAdam" else set()
+    assert set(optimizer.state_dict()) == {"steps", "lr"} | scalars
     _train(model, optimizer, range(1))
     state = optimizer.state_dict()
-    assert set(state) == {"steps", "lr"} | slots
+    assert set(state) == {"steps", "lr"} | scalars | slots
     assert int(state["steps"]) == 1 and float(state["lr"]) == spec["lr"]
     assert all(state[slot].shape == (model.num_parameters,) for slot in slots)
 
@@ -284,3 +324,144 @@ def test_an_amsgrad_optimizer_refuses_a_state_without_its_maximum() -> None:
     with pytest.raises(ln.InvalidArgument, match=r"^state must be complete: exp_avg, exp_avg_sq, "
                                                  r"max_exp_avg_sq, got 'no max_exp_avg_sq'$"):
         ln.Adam(model.parameters(), amsgrad=True).load_state_dict(plain_adam.state_dict())
+
+
+# -- RMSprop, Adagrad, NAdam, RAdam ------------------------------------------------------------------
+
+def test_adagrad_accumulates_from_its_initial_value() -> None:
+    p = ln.Parameter(np.zeros(2))
+    optimizer = Adagrad([p], lr=0.5, initial_accumulator_value=3.0, eps=0.0)
+    p.grad[...] = [1.0, -2.0]
+    optimizer.step()
+    np.testing.assert_array_equal(optimizer.state_dict()["sum"], [4.0, 7.0])
+    np.testing.assert_allclose(p.value, [-0.5 / 2.0, 1.0 / np.sqrt(7.0)], rtol=1e-15)
+
+
+def test_rmsprop_first_step_divides_by_the_scaled_gradient() -> None:
+    """After one step the squared average is ``(1 − α) g²``, so the step is ``lr / √(1 − α)`` · sign(g)."""
+    p = ln.Parameter(np.zeros(3))
+    p.grad[...] = [0.5, -2.0, 3.0]
+    RMSprop([p], lr=0.01, alpha=0.75, eps=0.0).step()
+    np.testing.assert_allclose(p.value, -0.01 / np.sqrt(0.25) * np.sign([0.5, -2.0, 3.0]), rtol=1e-15)
+
+
+def test_radam_steps_by_momentum_alone_until_the_variance_is_tractable() -> None:
+    """With β₂ = 0.999 the approximated SMA length first exceeds 5 at step 6."""
+    p = ln.Parameter(np.zeros(1))
+    optimizer = RAdam([p], lr=0.1, betas=(0.5, 0.999))
+    moves = []
+    for _ in range(7):
+        p.grad[...] = 2.0
+        before = p.value.copy()
+        optimizer.step()
+        moves.append(float((before - p.value)[0]))
+    # un-rectified: lr · m̂ = lr · g exactly (a constant gradient has m̂ = g)
+    np.testing.assert_allclose(moves[:5], [0.2] * 5, rtol=1e-15)
+    assert moves[5] != pytest.approx(0.2) and moves[6] != pytest.approx(0.2)
+
+
+def test_nadam_saves_and_checks_mu_product() -> None:
+    model = _model()
+    optimizer = NAdam(model.parameters(), momentum_decay=0.004)
+    assert float(optimizer.state_dict()["mu_product"]) == 1.0
+    _train(model, optimizer, range(3))
+    mus = [0.9 * (1 - 0.5 * 0.96 ** (t * 0.004)) for t in (1, 2, 3)]
+    state = optimizer.state_dict()
+    assert state["mu_product"].shape == () and state["mu_product"].dtype == np.float64
+    assert float(state["mu_product"]) == pytest.approx(mus[0] * mus[1] * mus[2], rel=1e-15)
+    fresh = NAdam(model.parameters())
+    fresh.load_state_dict(state)
+    assert fresh.mu_product == optimizer.mu_product and fresh.steps == 3
+
+
+@pytest.mark.parametrize("mu_product,message", [
+    (None, r"^mu_product must be a single number in the optimizer state, got None$"),
+    (np.array([0.5, 0.5]), r"^mu_product must be a single number in the optimizer state, got array"),
+    (np.array(float("nan")), r"^mu_product must be a finite number >= 0 and <= 1, got nan$"),
+    (np.array(float("inf")), r"^mu_product must be a finite number >= 0 and <= 1, got inf$"),
+    (np.array(1.5), r"^mu_product must be a finite number >= 0 and <= 1, got 1.5$"),
+    (np.array(-0.1), r"^mu_product must be a finite number >= 0 and <= 1, got -0.1$"),
+])
+def test_nadam_refuses_a_bad_mu_product(mu_product: Any, message: str) -> None:
+    model = _model()
+    source = NAdam(model.parameters())
+    _train(model, source, range(2))
+    state = source.state_dict()
+    if mu_product is None:
+        del state["mu_product"]
+    else:
+        state["mu_product"] = mu_product
+    target = NAdam(model.parameters())
+    with pytest.raises(ln.InvalidArgument, match=message) as caught:
+        target.load_state_dict(state)
+    assert caught.value.argument == "mu_product"
+    assert target.steps == 0 and target.mu_product == 1.0 and target.state_dict().keys() == {
+        "steps", "lr", "mu_product"}
+
+
+# -- checkpoints and allocation ---------------------------------------------------------------------------
+
+def _through_npz(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``state`` written to and read back from an ``.npz`` archive, as a checkpoint stores it."""
+    stream = io.BytesIO()
+    np.savez(stream, **state)
+    stream.seek(0)
+    with np.load(stream) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+@pytest.mark.parametrize("spec", OPTIMIZER_SPECS)
+def test_state_survives_an_npz_round_trip_bit_for_bit(spec: dict[str, Any]) -> None:
+    straight = _model()
+    _train(straight, get_optimizer(spec, straight.parameters()), range(20))
+
+    resumed = _model()
+    first = get_optimizer(spec, resumed.parameters())
+    _train(resumed, first, range(10))
+    second = get_optimizer(optimizer_config(first), resumed.parameters())
+    second.load_state_dict(_through_npz(first.state_dict()))
+    _train(resumed, second, range(10, 20))
+
+    np.testing.assert_array_equal(resumed.buffer.values if resumed.buffer else [],
+                                  straight.buffer.values if straight.buffer else [])
+    for key, value in first.state_dict().items():
+        assert second.state_dict()[key].dtype == value.dtype, key
+
+
+@pytest.mark.parametrize("layout", ["buffer", "standalone"])
+@pytest.mark.parametrize("spec", OPTIMIZER_SPECS + [
+    {"type": "SGD", "lr": 0.1, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.1},
+    {"type": "RMSprop", "lr": 0.01, "momentum": 0.5}, {"type": "RMSprop", "lr": 0.01, "centered": True},
+    {"type": "Adagrad", "lr": 0.1}, {"type": "NAdam", "lr": 0.01, "weight_decay": 0.1},
+])
+def test_steps_allocate_nothing(spec: dict[str, Any], layout: str) -> None:
+    """After the first step (state and work arrays) a step allocates no array at all.
+
+    Every parameter holds at least 1 KiB, so any temporary of a parameter's size
+    would take the traced peak over the bound. Steps 2 to 9 cover RAdam's
+    un-rectified and rectified branches; a first optimiser runs them untraced so
+    numpy's one-off caches of a code path are not counted.
+    """
+    def make() -> tuple[list[ln.Parameter], ln.Optimizer]:
+        model = ln.Sequential([ln.Dense(128), ln.ReLU(), ln.Dense(128)], input_shape=(64,), seed=0,
+                              dtype=np.float64)
+        params = (model.parameters() if layout == "buffer"
+                  else [ln.Parameter(p.value.copy(), p.name) for p in model.parameters()])
+        for p in params:
+            p.grad[...] = np.linspace(-1, 1, p.size).reshape(p.shape)
+        return params, get_optimizer(spec, params)
+
+    warm_params, warm = make()
+    for _ in range(9):
+        warm.step()
+    params, optimizer = make()
+    assert min(p.value.nbytes for p in params) >= 1024
+    optimizer.step()
+    tracemalloc.start()
+    try:
+        for _ in range(8):
+            optimizer.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024
