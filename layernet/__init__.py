@@ -61,6 +61,10 @@ from .objective import Objective as Objective
 from .objective import pair as pair
 from .optimizers import OPTIMIZERS as OPTIMIZERS
 from .optimizers import SGD as SGD
+from .optimizers import Adagrad as Adagrad
+from .optimizers import NAdam as NAdam
+from .optimizers import RAdam as RAdam
+from .optimizers import RMSprop as RMSprop
 from .optimizers import Adam as Adam
 from .optimizers import AdamW as AdamW
 from .optimizers import Optimizer as Optimizer
@@ -81,7 +85,7 @@ from .training import TrainSettings as TrainSettings
 from .training import fit as fit
 
 __all__ = [
-    "__version__", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
+    "__version__", "Adagrad", "Adam", "AdamW", "NAdam", "RAdam", "RMSprop", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
     "Constant", "CosineDecay", "CrossEntropy", "data", "DataError", "Dataset", "DataSettings",
     "DataSplits", "Dense", "download_mnist", "Dropout", "EarlyStopping", "Evaluation",
     "ExponentialDecay", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
