@@ -1,4 +1,4 @@
-"""YAML round trips: every registered layer, the custom-layer example, whole models."""
+"""YAML round trips: the custom-layer example and whole models (every registered layer: test_contract.py)."""
 
 from __future__ import annotations
 
@@ -15,36 +15,14 @@ from layernet.config import load_run_config, model_from_yaml, model_to_yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # so the `examples` plugin package is importable
 
-import examples.custom_layers  # noqa: E402  (registers Swish and Scale before the layer table is built)
+import examples.custom_layers  # noqa: E402  (registers Swish and Scale)
+from test_contract import LAYER_TABLE  # noqa: E402
 
-#: Non-default constructor arguments per layer, and the input shape each layer gets.
-#: A newly registered layer with required arguments needs an entry here.
+#: Constructor arguments and an input shape per layer: the first case of each entry of the
+#: contract table (tests/test_contract.py), which round-trips every registered layer through
+#: YAML. A newly registered layer with required arguments needs an entry there.
 LAYER_CASES: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
-    "Dense": ({"units": 7, "init": {"uniform": {"low": -0.3, "high": 0.2}}, "bias_init": "ones",
-               "use_bias": True, "name": "hidden"}, (5,)),
-    "Dropout": ({"rate": 0.25}, (5,)),
-    "LeakyReLU": ({"alpha": 0.2}, (5,)),
-    "Reshape": ({"shape": [3, 2]}, (6,)),
-    "Flatten": ({}, (2, 3)),
-    "Swish": ({"beta": 1.5}, (5,)),
-    "Scale": ({"init": {"normal": {"std": 0.1, "mean": 1.0}}}, (5,)),
-}
-LAYER_NAMES = list(ln.LAYERS)
-
-
-@pytest.mark.parametrize("name", LAYER_NAMES)
-def test_every_registered_layer_round_trips(name: str) -> None:
-    args, input_shape = LAYER_CASES.get(name, ({}, (5,)))
-    layer = ln.LAYERS.get(name)(**args)
-    model = ln.Sequential([layer], input_shape=input_shape, seed=3)
-    text = model_to_yaml(model)
-    rebuilt = model_from_yaml(text)
-    assert rebuilt.get_config() == model.get_config()
-    assert type(rebuilt.layers[0]) is type(layer)
-    for key, value in args.items():
-        assert key in rebuilt.layers[0].get_config(), f"{name}.{key} was lost"
-    x = np.random.default_rng(0).normal(size=(4, *input_shape)).astype(np.float32)
-    np.testing.assert_array_equal(rebuilt.forward(x), model.forward(x))  # same seed, same weights
+    name: (cases[0].kwargs, cases[0].input_shape) for name, cases in LAYER_TABLE.items()}
 
 
 def test_layer_table_covers_every_layer_with_required_arguments() -> None:

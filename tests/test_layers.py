@@ -1,55 +1,31 @@
-"""Layers: gradient checks over the whole registry, and each layer's own rules.
+"""Layers: gradcheck itself, models through gradcheck, and each layer's own rules.
 
-``LAYER_CASES`` holds constructor arguments and an input shape for every
-built-in layer; a built-in registered without an entry fails
-``test_every_builtin_layer_has_cases`` (and its own gradcheck), so a new
-layer cannot slip in unchecked. ``tests/test_model.py`` reuses the table for
-the get_config/from_config round trip.
+Every registered layer's contract (gradients in float64, accumulation, dtypes,
+batch independence, inputs left unchanged, config, YAML and save/load round
+trips) is checked by ``tests/test_contract.py`` from its single ``LAYER_TABLE``.
+``LAYER_CASES`` here is that table's built-in part; ``tests/test_model.py``
+reuses it for the get_config/from_config round trip.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
+from test_contract import LAYER_TABLE, LayerCase
 
 import layernet as ln
 from layernet.layers.base import Layer
 
-
-@dataclass(frozen=True)
-class LayerCase:
-    """One way to build a layer: constructor ``kwargs``, a sample ``input_shape``,
-    and extra :func:`layernet.gradcheck` options (e.g. ``training=True``)."""
-
-    kwargs: dict[str, Any]
-    input_shape: tuple[int, ...]
-    check: dict[str, Any] = field(default_factory=dict)
-
-
-LAYER_CASES: dict[str, list[LayerCase]] = {
-    "Dense": [LayerCase({"units": 3}, (4,)),
-              LayerCase({"units": 2, "use_bias": False, "init": "he_normal"}, (5,)),
-              LayerCase({"units": 4, "init": {"uniform": {"low": -0.5, "high": 0.5}},
-                         "bias_init": {"normal": {"std": 0.1}}, "name": "hidden"}, (3,))],
-    "Dropout": [LayerCase({"rate": 0.4}, (6,), {"training": True}),
-                LayerCase({"rate": 0.4}, (2, 3), {"training": False}),
-                LayerCase({"rate": 0.0}, (5,), {"training": True})],
-    "Flatten": [LayerCase({}, (2, 3)), LayerCase({}, (2, 3, 2))],
-    "Reshape": [LayerCase({"shape": [3, 2]}, (6,)), LayerCase({"shape": (4, 3)}, (2, 6))],
-    "ReLU": [LayerCase({}, (5,)), LayerCase({}, (2, 3))],
-    "LeakyReLU": [LayerCase({"alpha": 0.2}, (5,)), LayerCase({}, (2, 3))],
-    "Sigmoid": [LayerCase({}, (5,))],
-    "Tanh": [LayerCase({}, (5,))],
-    "Softmax": [LayerCase({}, (4,))],
-}
-
-
 def builtin_layer_names() -> list[str]:
     """Names of the layers layernet itself registers (plugins loaded by other tests excluded)."""
     return [name for name, cls in ln.LAYERS.items() if cls.__module__.startswith("layernet.")]
+
+
+#: The contract table's cases of the built-in layers.
+LAYER_CASES: dict[str, list[LayerCase]] = {name: LAYER_TABLE[name] for name in builtin_layer_names()
+                                           if LAYER_TABLE.get(name)}
 
 
 def layer_cases() -> list[Any]:
@@ -61,19 +37,6 @@ def layer_cases() -> list[Any]:
 def make(name: str, case: LayerCase) -> Layer:
     """A fresh, unbuilt layer for ``case``."""
     return ln.LAYERS.get(name)(**case.kwargs)
-
-
-def test_every_builtin_layer_has_cases() -> None:
-    missing = [name for name in builtin_layer_names() if not LAYER_CASES.get(name)]
-    assert not missing, f"add LAYER_CASES entries for the built-in layers {missing}"
-
-
-@pytest.mark.parametrize("name", builtin_layer_names())
-def test_builtin_layer_gradients_float64(name: str) -> None:
-    for case in LAYER_CASES[name]:
-        report = ln.gradcheck(make(name, case), case.input_shape, **case.check)
-        assert report.passed and report.tolerance <= 1e-6
-        assert "input" in report.errors
 
 
 @pytest.mark.parametrize("name,case", layer_cases())
@@ -100,48 +63,6 @@ def test_model_with_dropout_and_reshape_in_training_mode() -> None:
                            ln.Dense(3), ln.Sigmoid()], input_shape=(2, 3), seed=2)
     assert ln.gradcheck(model, (2, 3), training=True, loss=ln.MSE(),
                         targets=np.random.default_rng(0).random((3, 3))).passed
-
-
-# -- losses ------------------------------------------------------------------------------------
-
-_rng = np.random.default_rng(7)
-_probs = _rng.uniform(0.05, 0.95, size=(4, 3))
-LOSS_CASES: dict[str, list[dict[str, Any]]] = {
-    "CrossEntropy": [
-        {"kwargs": {"from_logits": True}, "targets": np.array([0, 2, 1, 2])},
-        {"kwargs": {"from_logits": True}, "targets": np.eye(3)[[1, 1, 0, 2]]},
-        {"kwargs": {}, "targets": np.array([2, 0, 1, 1]), "inputs": _probs},
-        {"kwargs": {}, "targets": np.eye(3)[[0, 2, 2, 1]], "inputs": _probs},
-    ],
-    "MSE": [
-        {"kwargs": {}, "targets": _rng.standard_normal((4, 3))},
-        {"kwargs": {}, "targets": np.array([1, 0, 2, 2])},
-    ],
-    "BinaryCrossEntropy": [
-        {"kwargs": {}, "targets": (_rng.random((4, 3)) > 0.5).astype(float), "inputs": _probs},
-        {"kwargs": {"from_logits": True}, "targets": (_rng.random((4, 3)) > 0.5).astype(float)},
-        {"kwargs": {"from_logits": True}, "targets": _rng.random((4, 3))},
-    ],
-}
-
-
-def builtin_loss_names() -> list[str]:
-    """Names of the losses layernet itself registers."""
-    return [name for name, cls in ln.LOSSES.items() if cls.__module__.startswith("layernet.")]
-
-
-def test_every_loss_has_cases() -> None:
-    missing = [name for name in builtin_loss_names() if not LOSS_CASES.get(name)]
-    assert not missing, f"add LOSS_CASES entries for the losses {missing}"
-
-
-@pytest.mark.parametrize("name", builtin_loss_names())
-def test_loss_gradients_float64(name: str) -> None:
-    for case in LOSS_CASES[name]:
-        loss = ln.LOSSES.get(name)(**case["kwargs"])
-        report = ln.gradcheck(loss, (3,), inputs=case.get("inputs"), targets=case["targets"],
-                              batch_size=4)
-        assert report.passed, f"{loss!r}: {report}"
 
 
 # -- gradcheck itself must fail loudly -----------------------------------------------------------
@@ -277,24 +198,3 @@ def test_backward_before_forward_is_an_error(name: str) -> None:
     layer = _built(make(name, case), case.input_shape)
     with pytest.raises(RuntimeError, match="before forward"):
         layer.backward(np.ones((2, *layer.output_shape)))
-
-
-def test_backward_accumulates_parameter_gradients() -> None:
-    layer = _built(ln.Dense(2), (3,))
-    x, dY = np.ones((4, 3)), np.ones((4, 2))
-    layer.forward(x)
-    layer.backward(dY)
-    once = layer.weight.grad.copy()
-    layer.backward(dY)
-    np.testing.assert_allclose(layer.weight.grad, 2 * once)
-
-
-def test_layers_do_not_modify_inputs() -> None:
-    for name in builtin_layer_names():
-        for case in LAYER_CASES[name]:
-            layer = _built(make(name, case), case.input_shape)
-            x = np.random.default_rng(0).standard_normal((3, *case.input_shape))
-            before = x.copy()
-            y = layer.forward(x, training=True)
-            layer.backward(np.ones_like(y))
-            np.testing.assert_array_equal(x, before, err_msg=name)
