@@ -7,6 +7,7 @@ package's layers and import rules are in ``docs/architecture.md``.
 """
 
 from . import data as data
+from . import testing as testing
 from ._version import __version__ as __version__
 from .config import RunConfig as RunConfig
 from .config import load_run_config as load_run_config
@@ -94,6 +95,6 @@ __all__ = [
     "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "MSE",
     "Objective", "Optimizer", "OPTIMIZERS", "pair", "PairingError", "Parameter", "ParameterBuffer",
     "register_layer", "ReLU", "Reshape", "RunConfig", "save_checkpoint", "save_model", "Schedule",
-    "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh",
+    "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "testing",
     "Trainer", "TrainingDivergedError", "TrainSettings", "UnknownNameError", "validate_config",
 ]

@@ -1,6 +1,6 @@
 """Losses: values against their formulas, label handling, edge cases and configs.
 
-Gradients of every loss are checked by finite differences in ``test_layers.py``
+Gradients of every loss are checked by finite differences in ``test_contract.py``
 and against PyTorch in ``test_torch_oracle.py``.
 """
 
