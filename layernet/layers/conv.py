@@ -1,0 +1,296 @@
+"""Convolution layers: Conv2D on ``(batch, channels, height, width)`` and Conv1D on ``(batch, channels, length)``.
+
+Both compute a cross-correlation like PyTorch's ``nn.Conv2d``/``nn.Conv1d``
+with one BLAS matrix product per direction (forward, weight gradient, input
+gradient) on a patch matrix built by :func:`layernet.patches.im2col`. The
+image is handled channel-major, ``(channels, batch, height, width)``, inside
+the layer; the output is returned as a ``(batch, filters, height, width)``
+*view* of a channel-major array, so a following element-wise layer, pooling
+layer or convolution reads it without a transposing copy.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import checks
+from ..errors import InvalidArgument, ShapeError
+from ..initializers import InitializerLike, get_initializer, initializer_config
+from ..parameter import Parameter
+from ..patches import Pads, Pair, col2im, conv_output_size, im2col, pad_spatial, unpad_spatial
+from ..typing import Array, Shape
+from .base import Layer, register_layer
+
+#: ``padding`` as accepted by the constructors: an int, a pair (Conv2D), ``"valid"`` or ``"same"``.
+PaddingLike = int | Sequence[int] | str
+
+
+def _sizes(name: str, value: Any, count: int, *, min: int) -> tuple[int, ...]:
+    """``value`` (an int or a list of ``count`` ints, each ``>= min``) as a ``count``-tuple."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (checks.integer(name, value, min=min),) * count
+    if isinstance(value, (list, tuple)) and len(value) == count:
+        return tuple(checks.integer(f"{name}[{i}]", v, min=min) for i, v in enumerate(value))
+    what = "an integer" if count == 1 else f"an integer or a list of {count} integers"
+    raise InvalidArgument(name, value, f"{what} >= {min}")
+
+
+def _as_config(value: tuple[int, ...]) -> int | list[int]:
+    """A size tuple as a config value: one int when all entries agree, else a list."""
+    return value[0] if len(set(value)) == 1 else list(value)
+
+
+class _Conv(Layer):
+    """Shared machinery of Conv1D and Conv2D: a 2-D convolution on ``(batch, channels, h, w)``.
+
+    Conv1D is the 2-D convolution with height 1. ``_rank`` is the number of
+    spatial axes the user sees (1 or 2); arguments are normalised to pairs.
+    """
+
+    _rank = 2
+    weight: Parameter
+    bias: Parameter | None
+
+    def __init__(self, filters: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                 padding: PaddingLike = 0, dilation: int | Sequence[int] = 1, use_bias: bool = True,
+                 init: InitializerLike = "he_uniform", bias_init: InitializerLike = "zeros", *,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        rank = self._rank
+        self.filters = checks.integer("filters", filters, min=1)
+        self.kernel_size = _sizes("kernel_size", kernel_size, rank, min=1)
+        self.stride = _sizes("stride", stride, rank, min=1)
+        self.dilation = _sizes("dilation", dilation, rank, min=1)
+        self.padding: str | tuple[int, ...]
+        if isinstance(padding, str):
+            self.padding = checks.one_of("padding", padding, ("valid", "same"))
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise InvalidArgument("padding", padding, "'valid' or a number when stride > 1",
+                                      "padding='same' needs stride 1, as in PyTorch")
+        else:
+            self.padding = _sizes("padding", padding, rank, min=0)
+        self.use_bias = checks.flag("use_bias", use_bias)
+        self.init = get_initializer(init)
+        self.bias_init = get_initializer(bias_init)
+        self.bias = None
+        self._cols: Array | None = None      # the patch matrix of the last forward (reused workspace)
+        self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # padded channel-major input
+        self._out_size: Pair = (0, 0)
+        self._pads_used: Pads = ((0, 0), (0, 0))
+
+    # -- normalised 2-D geometry ------------------------------------------------
+    def _pair(self, value: tuple[int, ...], fill: int) -> Pair:
+        return (value[0], value[1]) if len(value) == 2 else (fill, value[0])
+
+    @property
+    def _kernel2(self) -> Pair:
+        return self._pair(self.kernel_size, 1)
+
+    @property
+    def _stride2(self) -> Pair:
+        return self._pair(self.stride, 1)
+
+    @property
+    def _dilation2(self) -> Pair:
+        return self._pair(self.dilation, 1)
+
+    def _pads(self) -> Pads:
+        """``((top, bottom), (left, right))``; 'same' splits ``dilation·(k − 1)`` as PyTorch does
+        (the extra pixel of an even kernel goes to the bottom/right)."""
+        if self.padding == "valid":
+            return ((0, 0), (0, 0))
+        if self.padding == "same":
+            totals = [d * (k - 1) for k, d in zip(self._kernel2, self._dilation2)]
+            return ((totals[0] // 2, totals[0] - totals[0] // 2), (totals[1] // 2, totals[1] - totals[1] // 2))
+        assert not isinstance(self.padding, str)
+        ph, pw = self._pair(self.padding, 0)
+        return ((ph, ph), (pw, pw))
+
+    def _spatial(self, input_shape: Shape) -> tuple[int, Pair]:
+        """``(channels, (height, width))`` of one sample, after checking the rank."""
+        if self._rank == 2:
+            if len(input_shape) != 3:
+                hint = "; use Reshape([1, 28, 28]) first" if len(input_shape) == 1 else ""
+                raise ShapeError(f"Conv2D expects (channels, height, width), got "
+                                 f"{tuple(input_shape)}{hint}")
+            return input_shape[0], (input_shape[1], input_shape[2])
+        if len(input_shape) != 2:
+            raise ShapeError(f"Conv1D expects (channels, length), got {tuple(input_shape)}"
+                             + ("; use Reshape([1, n]) first" if len(input_shape) == 1 else ""))
+        return input_shape[0], (1, input_shape[1])
+
+    def _output_size(self, size: Pair) -> Pair:
+        pads = self._pads()
+        out = []
+        for axis in range(2):
+            padded = size[axis] + sum(pads[axis])
+            span = self._dilation2[axis] * (self._kernel2[axis] - 1) + 1
+            if span > padded:
+                kernel = "x".join(map(str, self.kernel_size))
+                given = "x".join(map(str, (size[1],) if self._rank == 1 else size))
+                raise ShapeError(f"{type(self).__name__}: kernel {kernel} (dilated extent {span}) is "
+                                 f"larger than the padded input {given} (+ padding {sum(pads[axis])})")
+            out.append(conv_output_size(size[axis], self._kernel2[axis], self._stride2[axis],
+                                        self._dilation2[axis], sum(pads[axis])))
+        return out[0], out[1]
+
+    # -- building ---------------------------------------------------------------------
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        _, size = self._spatial(input_shape)
+        ho, wo = self._output_size(size)
+        return (self.filters, ho, wo) if self._rank == 2 else (self.filters, wo)
+
+    def create_parameters(self, input_shape: Shape, rng: np.random.Generator) -> None:
+        channels, _ = self._spatial(input_shape)
+        self.weight = self.add_parameter("weight", (self.filters, channels, *self.kernel_size),
+                                         self.init, rng)
+        if self.use_bias:
+            self.bias = self.add_parameter("bias", (self.filters,), self.bias_init, rng)
+
+    # -- computing ----------------------------------------------------------------------
+    def _to_image(self, x: Array) -> Array:
+        """``x`` as ``(batch, channels, h, w)`` (Conv1D: height 1), a view."""
+        return x if self._rank == 2 else x[:, :, None, :]
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        image = self._to_image(x)
+        batch = image.shape[0]
+        pads = self._pads()
+        xp = pad_spatial(image.transpose(1, 0, 2, 3), pads)      # (C, N, Hp, Wp), a view when unpadded
+        out_size = self._output_size((image.shape[2], image.shape[3]))
+        cols = im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=self._cols)
+        self._cols, self._image_shape, self._out_size = cols, xp.shape, out_size
+        self._pads_used = pads
+        weight = self.weight.value.reshape(self.filters, -1)
+        y = weight @ cols                                          # (F, N·Ho·Wo)
+        if self.bias is not None:
+            y += self.bias.value[:, None]
+        out = y.reshape(self.filters, batch, *out_size).transpose(1, 0, 2, 3)
+        return out if self._rank == 2 else out[:, :, 0, :]
+
+    def _grad_matrix(self, dY: Array) -> Array:
+        """``dY`` as the ``(F, N·Ho·Wo)`` matrix matching the forward product (free when channel-major)."""
+        image = self._to_image(dY)
+        return image.transpose(1, 0, 2, 3).reshape(self.filters, -1)
+
+    def backward_parameters(self, dY: Array) -> None:
+        self._parameter_gradients(self._grad_matrix(dY))
+
+    def _parameter_gradients(self, dy: Array) -> None:
+        if self._cols is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        weight_grad = self.weight.grad.reshape(self.filters, -1)    # a view: grad is contiguous
+        weight_grad += dy @ self._cols.T
+        if self.bias is not None:
+            self.bias.grad += dy.sum(axis=1)
+
+    def backward(self, dY: Array) -> Array:
+        dy = self._grad_matrix(dY)
+        self._parameter_gradients(dy)
+        dcols = self.weight.value.reshape(self.filters, -1).T @ dy          # (C·kh·kw, N·Ho·Wo)
+        dxp = col2im(dcols, self._image_shape, self._kernel2, self._stride2, self._dilation2,
+                     self._out_size)
+        dx = unpad_spatial(dxp, self._pads_used).transpose(1, 0, 2, 3)
+        return dx if self._rank == 2 else dx[:, :, 0, :]
+
+    def clear_cache(self) -> None:
+        self._cols = None
+
+    # -- configuration ----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "filters": self.filters, "kernel_size": _as_config(self.kernel_size),
+            "stride": _as_config(self.stride),
+            "padding": self.padding if isinstance(self.padding, str) else _as_config(self.padding),
+            "dilation": _as_config(self.dilation), "use_bias": self.use_bias,
+            "init": initializer_config(self.init), "bias_init": initializer_config(self.bias_init)}
+        if self.name is not None:
+            config["name"] = self.name
+        return config
+
+    def extra_repr(self) -> str:
+        config = self.get_config()
+        defaults = {"stride": 1, "padding": 0, "dilation": 1, "use_bias": True,
+                    "init": "he_uniform", "bias_init": "zeros"}
+        shown = [f"{config['filters']}", f"kernel_size={config['kernel_size']!r}"]
+        shown += [f"{k}={config[k]!r}" for k, v in defaults.items() if config[k] != v]
+        return ", ".join(shown)
+
+
+@register_layer
+class Conv2D(_Conv):
+    """2-D convolution (cross-correlation, as PyTorch's ``nn.Conv2d``):
+
+    ``Y[n, f, p, q] = b[f] + Σ_{c, i, j} W[f, c, i, j] · Xp[n, c, p·sh + i·dh, q·sw + j·dw]``
+
+    with ``Xp`` the zero-padded input. Computed as one matrix product
+    ``W.reshape(F, C·kh·kw) @ im2col(Xp)``; the backward pass is
+    ``dW = dY · colsᵀ``, ``db = Σ dY`` and ``dX = col2im(Wᵀ · dY)``.
+
+    Args:
+        filters: number of output channels ``F``, at least 1.
+        kernel_size: ``k`` or ``[kh, kw]``, each at least 1.
+        stride: ``s`` or ``[sh, sw]`` (default 1).
+        padding: zero padding: ``p``, ``[ph, pw]`` (each side), ``"valid"`` (none) or
+            ``"same"`` (output as large as the input; stride 1 only; for an even
+            kernel the extra row/column goes to the bottom/right, as in PyTorch).
+        dilation: ``d`` or ``[dh, dw]``: spacing between kernel taps (default 1).
+        use_bias: whether to add ``b``.
+        init: weight initialiser (default ``"he_uniform"``; fans are
+            ``C·kh·kw`` in, ``F·kh·kw`` out).
+        bias_init: bias initialiser (default ``"zeros"``).
+        name: optional label.
+
+    Shape:
+        Input ``(batch, C, H, W)``. Output ``(batch, F, Ho, Wo)`` with
+        ``Ho = floor((H + 2·ph − dh·(kh − 1) − 1) / sh) + 1`` (likewise ``Wo``).
+
+    Attributes:
+        weight: :class:`Parameter` of shape ``(F, C, kh, kw)`` (PyTorch's layout).
+        bias: :class:`Parameter` of shape ``(F,)`` (absent when ``use_bias=False``).
+
+    Example:
+        >>> layer = Conv2D(16, 3, padding=1)
+        >>> layer.build((1, 28, 28), rng=np.random.default_rng(0))
+        (16, 28, 28)
+    """
+
+
+@register_layer
+class Conv1D(_Conv):
+    """1-D convolution (cross-correlation, as PyTorch's ``nn.Conv1d``):
+
+    ``Y[n, f, t] = b[f] + Σ_{c, i} W[f, c, i] · Xp[n, c, t·s + i·d]``
+
+    computed as :class:`Conv2D` on a height-1 image (a reshape, no copy).
+
+    Args:
+        filters: number of output channels ``F``, at least 1.
+        kernel_size: ``k``, at least 1.
+        stride: ``s`` (default 1).
+        padding: zero padding ``p`` on each side, ``"valid"`` or ``"same"`` (stride 1 only).
+        dilation: ``d`` (default 1).
+        use_bias: whether to add ``b``.
+        init: weight initialiser (default ``"he_uniform"``).
+        bias_init: bias initialiser (default ``"zeros"``).
+        name: optional label.
+
+    Shape:
+        Input ``(batch, C, L)``. Output ``(batch, F, Lo)`` with
+        ``Lo = floor((L + 2·p − d·(k − 1) − 1) / s) + 1``.
+
+    Attributes:
+        weight: :class:`Parameter` of shape ``(F, C, k)``.
+        bias: :class:`Parameter` of shape ``(F,)`` (absent when ``use_bias=False``).
+
+    Example:
+        >>> layer = Conv1D(8, 5, padding="same")
+        >>> layer.build((2, 100), rng=np.random.default_rng(0))
+        (8, 100)
+    """
+
+    _rank = 1
