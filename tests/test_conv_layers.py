@@ -12,9 +12,11 @@ import layernet
 from layernet.errors import InvalidArgument, ShapeError
 from layernet.layers.base import Layer, layer_config, layer_from_config
 from layernet.layers.conv import Conv1D, Conv2D
+from layernet.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from layernet.patches import col2im, col2im_add_at, im2col
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
 
 RNG = np.random.default_rng(1234)
 L = TypeVar("L", bound=Layer)
@@ -144,3 +146,72 @@ def test_conv_reuses_its_workspace_across_batches() -> None:
     ya = layer.forward(a).copy()
     layer.forward(b)
     np.testing.assert_allclose(layer.forward(a), ya, rtol=0, atol=0)
+
+
+# -- pooling -------------------------------------------------------------------------------------------
+POOL_CASES: list[tuple[tuple[int, int, int], dict[str, Any]]] = [
+    ((2, 8, 8), dict(pool_size=2)),
+    ((3, 9, 7), dict(pool_size=2)),                                 # odd sizes: last row/column dropped
+    ((2, 9, 9), dict(pool_size=3, stride=2, padding=1)),
+    ((2, 7, 8), dict(pool_size=(2, 3), stride=(1, 2), padding=(1, 0))),
+    ((1, 6, 6), dict(pool_size=3, stride=1)),
+    ((2, 7, 7), dict(pool_size=2, stride=3)),
+]
+
+
+def torch_pool(layer: Layer, args: dict[str, Any]) -> Any:
+    cls = torch.nn.MaxPool2d if isinstance(layer, MaxPool2D) else torch.nn.AvgPool2d
+    return cls(args["pool_size"], stride=args.get("stride"), padding=args.get("padding", 0))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("shape, args", POOL_CASES)
+def test_pooling_matches_torch(cls: type[Layer], shape: tuple[int, int, int], args: dict[str, Any]) -> None:
+    layer = build(cls(**args), shape)
+    diffs = torch_parity(layer, torch_pool(layer, args), shape)
+    assert max(diffs.values()) <= 1e-10, diffs
+
+
+@pytest.mark.torch
+def test_global_avg_pool_matches_torch() -> None:
+    module = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    diffs = torch_parity(build(GlobalAvgPool2D(), (3, 5, 6)), module, (3, 5, 6))
+    assert max(diffs.values()) <= 1e-10, diffs
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("shape, args", POOL_CASES)
+def test_pooling_gradcheck(cls: type[Layer], shape: tuple[int, int, int], args: dict[str, Any]) -> None:
+    layernet.gradcheck(cls(**args), shape, batch_size=2)
+
+
+def test_global_avg_pool_gradcheck() -> None:
+    layernet.gradcheck(GlobalAvgPool2D(), (3, 4, 5))
+
+
+def test_max_pool_sends_a_tied_window_to_its_first_maximum() -> None:
+    layer = build(MaxPool2D(2), (1, 2, 4))
+    x = np.array([[[[1.0, 1.0, 0.0, 2.0], [1.0, 0.5, 2.0, 2.0]]]])
+    layer.forward(x)
+    dx = layer.backward(np.array([[[[3.0, 5.0]]]]))
+    np.testing.assert_array_equal(dx, [[[[3.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]]]])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("args", [dict(pool_size=2), dict(pool_size=3, stride=2, padding=1),
+                                  dict(pool_size=3, stride=1), dict(pool_size=(2, 4), stride=(2, 3))])
+def test_max_pool_ties_on_real_mnist_match_torch(mnist_dir: Path, args: dict[str, Any]) -> None:
+    """MNIST's blank background makes most windows ties; each must send its gradient to one input."""
+    images = layernet.data.load_mnist_dir(mnist_dir).train.x[:48]
+    x = images.reshape(-1, 1, 28, 28).astype(np.float64) / 255
+    raw = torch_parity(build(MaxPool2D(**args), (1, 28, 28)), torch_pool(MaxPool2D(2), args),
+                       (1, 28, 28), x=x)
+    assert max(raw.values()) <= 1e-10, raw
+    # After a convolution and ReLU (the zeros of the ReLU tie too).
+    conv = build(Conv2D(4, 3, padding=1), (1, 28, 28))
+    features = np.maximum(conv.forward(x), 0)
+    assert np.mean(features == 0) > 0.3
+    after = torch_parity(build(MaxPool2D(**args), (4, 28, 28)), torch_pool(MaxPool2D(2), args),
+                         (4, 28, 28), x=np.ascontiguousarray(features))
+    assert max(after.values()) <= 1e-10, after

@@ -1,0 +1,241 @@
+"""Pooling layers on ``(batch, channels, height, width)``: MaxPool2D, AvgPool2D and GlobalAvgPool2D.
+
+MaxPool2D and AvgPool2D follow PyTorch's ``nn.MaxPool2d``/``nn.AvgPool2d``
+(floor mode; max pooling pads with ``-inf``, average pooling pads with zeros
+and counts the padding, ``count_include_pad=True``). Both loop over the
+``ph·pw`` offsets of the pooling window, each step one vectorised operation on
+a strided view of the whole batch, and never over samples or output pixels.
+Outputs keep the memory layout of the input (a channel-major input from a
+convolution stays channel-major).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import checks
+from ..errors import InvalidArgument, ShapeError
+from ..patches import Pads, Pair, pad_spatial, unpad_spatial
+from ..typing import Array, Shape
+from .base import Layer, register_layer
+from .conv import _as_config, _sizes
+
+
+class _Pool2D(Layer):
+    """Shared geometry of the windowed pooling layers."""
+
+    def __init__(self, pool_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        sizes = _sizes("pool_size", pool_size, 2, min=1)
+        self.pool_size: Pair = (sizes[0], sizes[1])
+        steps = sizes if stride is None else _sizes("stride", stride, 2, min=1)
+        self.stride: Pair = (steps[0], steps[1])
+        pads = _sizes("padding", padding, 2, min=0)
+        self.padding: Pair = (pads[0], pads[1])
+        if any(2 * p > k for p, k in zip(self.padding, self.pool_size)):
+            raise InvalidArgument("padding", padding, "at most half the pool size",
+                                  f"pool_size is {_as_config(self.pool_size)}, as in PyTorch")
+        self._stride_given = stride is not None
+        self._x_shape: tuple[int, ...] = ()
+        self._out_size: Pair = (0, 0)
+
+    @property
+    def _pads(self) -> Pads:
+        return ((self.padding[0], self.padding[0]), (self.padding[1], self.padding[1]))
+
+    @property
+    def _disjoint(self) -> bool:
+        """Whether no pixel lies in two windows (stride ≥ pool size), so gradients can be assigned."""
+        return all(s >= k for s, k in zip(self.stride, self.pool_size))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        name = type(self).__name__
+        if len(input_shape) != 3:
+            hint = "; use Reshape([1, 28, 28]) first" if len(input_shape) == 1 else ""
+            raise ShapeError(f"{name} expects (channels, height, width), got {tuple(input_shape)}{hint}")
+        out = []
+        for axis in range(2):
+            padded = input_shape[1 + axis] + 2 * self.padding[axis]
+            if self.pool_size[axis] > padded:
+                raise ShapeError(f"{name}: pool {self.pool_size[0]}x{self.pool_size[1]} is larger than "
+                                 f"the padded input {input_shape[1]}x{input_shape[2]} "
+                                 f"(+ padding {2 * self.padding[axis]})")
+            out.append((padded - self.pool_size[axis]) // self.stride[axis] + 1)
+        return (input_shape[0], out[0], out[1])
+
+    def _windows(self, xp: Array) -> Iterator[tuple[tuple[slice, slice], Array]]:
+        """For every window offset ``(i, j)`` in row-major order: the index of the pixels it
+        reads in ``xp`` and their strided view ``(N, C, Ho, Wo)``."""
+        (kh, kw), (sh, sw), (ho, wo) = self.pool_size, self.stride, self._out_size
+        for i in range(kh):
+            for j in range(kw):
+                index = (slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+                yield index, xp[:, :, index[0], index[1]]
+
+    def _start(self, x: Array, fill: float) -> Array:
+        """Record the geometry of ``x`` and return it padded with ``fill``."""
+        self._x_shape = x.shape
+        _, ho, wo = self.compute_output_shape(x.shape[1:])
+        self._out_size = (ho, wo)
+        return pad_spatial(x, self._pads, fill)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"pool_size": _as_config(self.pool_size)}
+        if self._stride_given:
+            config["stride"] = _as_config(self.stride)
+        config["padding"] = _as_config(self.padding)
+        if self.name is not None:
+            config["name"] = self.name
+        return config
+
+
+@register_layer
+class MaxPool2D(_Pool2D):
+    """Max pooling: ``Y[n, c, p, q] = max_{i, j} Xp[n, c, p·sh + i, q·sw + j]``, ``Xp`` padded with ``-inf``.
+
+    Backward sends each window's gradient to exactly one input: the *first*
+    maximum in row-major window order, as PyTorch does (ties are common, e.g.
+    the zeros of a ReLU on MNIST's blank background):
+    ``dX[n, c, p·sh + i*, q·sw + j*] += dY[n, c, p, q]`` with ``(i*, j*)`` that first maximum.
+
+    Args:
+        pool_size: window ``k`` or ``[kh, kw]``, each at least 1.
+        stride: step ``s`` or ``[sh, sw]``; default: the pool size (non-overlapping windows).
+        padding: ``p`` or ``[ph, pw]`` of ``-inf`` on each side, at most half the pool size.
+        name: optional label.
+
+    Shape:
+        Input ``(batch, C, H, W)``. Output ``(batch, C, Ho, Wo)`` with
+        ``Ho = floor((H + 2·ph − kh) / sh) + 1`` (likewise ``Wo``).
+
+    Example:
+        >>> MaxPool2D(2).build((16, 28, 28), rng=np.random.default_rng(0))
+        (16, 14, 14)
+    """
+
+    def __init__(self, pool_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, *, name: str | None = None) -> None:
+        super().__init__(pool_size, stride, padding, name=name)
+        self._xp: Array | None = None
+        self._y: Array | None = None
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        xp = self._start(x, -np.inf)
+        windows = self._windows(xp)
+        _, first = next(windows)
+        y = np.empty_like(first)            # keeps the input's memory layout
+        np.copyto(y, first)
+        for _, view in windows:
+            np.maximum(y, view, out=y)
+        self._xp, self._y = xp, y
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        if self._xp is None or self._y is None:
+            raise RuntimeError("MaxPool2D.backward called before forward")
+        xp, y = self._xp, self._y
+        dxp = np.zeros_like(xp)
+        remaining = np.array(dY, dtype=xp.dtype, copy=True)  # gradient not yet given to a maximum
+        hit = np.empty(y.shape, dtype=bool)
+        share = np.empty_like(remaining)
+        count = self.pool_size[0] * self.pool_size[1]
+        for k, (index, view) in enumerate(self._windows(xp)):
+            np.equal(view, y, out=hit)
+            target = dxp[:, :, index[0], index[1]]
+            if self._disjoint:
+                np.multiply(remaining, hit, out=target)
+            else:
+                np.multiply(remaining, hit, out=share)
+                target += share
+            if k < count - 1:
+                np.copyto(remaining, 0, where=hit)     # later ties of this window get nothing
+        return unpad_spatial(dxp, self._pads)
+
+    def clear_cache(self) -> None:
+        self._xp = self._y = None
+
+
+@register_layer
+class AvgPool2D(_Pool2D):
+    """Average pooling: ``Y[n, c, p, q] = (1 / (kh·kw)) Σ_{i, j} Xp[n, c, p·sh + i, q·sw + j]``,
+    ``Xp`` zero-padded; padding counts in the average (PyTorch's ``count_include_pad=True``).
+
+    Backward: ``dX[n, c, p·sh + i, q·sw + j] += dY[n, c, p, q] / (kh·kw)`` for every offset.
+
+    Args:
+        pool_size: window ``k`` or ``[kh, kw]``, each at least 1.
+        stride: step ``s`` or ``[sh, sw]``; default: the pool size.
+        padding: ``p`` or ``[ph, pw]`` zeros on each side, at most half the pool size.
+        name: optional label.
+
+    Shape:
+        Input ``(batch, C, H, W)``. Output ``(batch, C, Ho, Wo)``, ``Ho = floor((H + 2·ph − kh) / sh) + 1``.
+
+    Example:
+        >>> AvgPool2D(3, stride=2, padding=1).build((8, 7, 7), rng=np.random.default_rng(0))
+        (8, 4, 4)
+    """
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        xp = self._start(x, 0.0)
+        windows = self._windows(xp)
+        _, first = next(windows)
+        y = np.empty_like(first)
+        np.copyto(y, first)
+        for _, view in windows:
+            y += view
+        y *= 1.0 / (self.pool_size[0] * self.pool_size[1])
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        if not self._x_shape:
+            raise RuntimeError("AvgPool2D.backward called before forward")
+        n, c, h, w = self._x_shape
+        (top, bottom), (left, right) = self._pads
+        dxp = np.zeros((n, c, h + top + bottom, w + left + right), dtype=dY.dtype)
+        share = dY * (1.0 / (self.pool_size[0] * self.pool_size[1]))
+        for index, _ in self._windows(dxp):
+            if self._disjoint:
+                dxp[:, :, index[0], index[1]] = share
+            else:
+                dxp[:, :, index[0], index[1]] += share
+        return unpad_spatial(dxp, self._pads)
+
+
+@register_layer
+class GlobalAvgPool2D(Layer):
+    """Global average pooling: ``Y[n, c] = (1 / (H·W)) Σ_{p, q} X[n, c, p, q]``.
+
+    Backward: ``dX[n, c, p, q] = dY[n, c] / (H·W)``.
+
+    Shape:
+        Input ``(batch, C, H, W)``. Output ``(batch, C)``.
+
+    Example:
+        >>> GlobalAvgPool2D().build((32, 7, 7), rng=np.random.default_rng(0))
+        (32,)
+    """
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._size: Pair = (0, 0)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3:
+            raise ShapeError(f"GlobalAvgPool2D expects (channels, height, width), got {tuple(input_shape)}")
+        return (input_shape[0],)
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        self._size = (x.shape[2], x.shape[3])
+        y: Array = x.mean(axis=(2, 3), dtype=x.dtype)
+        return y
+
+    def backward(self, dY: Array) -> Array:
+        h, w = self._size
+        dX: Array = np.empty((dY.shape[0], dY.shape[1], h, w), dtype=dY.dtype)
+        dX[...] = (dY * (1.0 / (h * w)))[:, :, None, None]
+        return dX
