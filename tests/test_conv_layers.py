@@ -12,6 +12,7 @@ import layernet
 from layernet.errors import InvalidArgument, ShapeError
 from layernet.layers.base import Layer, layer_config, layer_from_config
 from layernet.layers.conv import Conv1D, Conv2D
+from layernet.layers.normalization import BatchNorm
 from layernet.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from layernet.patches import col2im, col2im_add_at, im2col
 
@@ -215,3 +216,162 @@ def test_max_pool_ties_on_real_mnist_match_torch(mnist_dir: Path, args: dict[str
     after = torch_parity(build(MaxPool2D(**args), (4, 28, 28)), torch_pool(MaxPool2D(2), args),
                          (4, 28, 28), x=np.ascontiguousarray(features))
     assert max(after.values()) <= 1e-10, after
+
+
+# -- batch normalisation -------------------------------------------------------------------------------
+BN_SHAPES = [(5,), (3, 4, 5), (2, 7)]
+
+
+def torch_batchnorm(shape: tuple[int, ...], momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    cls = torch.nn.BatchNorm2d if len(shape) == 3 else torch.nn.BatchNorm1d
+    return cls(shape[0], momentum=momentum, eps=eps).double()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batchnorm_matches_torch(shape: tuple[int, ...], training: bool) -> None:
+    layer = build(BatchNorm(momentum=0.3, eps=1e-3), shape)
+    module = torch_batchnorm(shape, 0.3, 1e-3)
+    layer.weight.value[...] = RNG.uniform(0.5, 1.5, shape[0])
+    layer.bias.value[...] = RNG.standard_normal(shape[0])
+    layer.running_mean[...] = RNG.standard_normal(shape[0])
+    layer.running_var[...] = RNG.uniform(0.5, 2.0, shape[0])
+    copy_into_torch(module, layer)
+    with torch.no_grad():
+        module.running_mean.copy_(torch.from_numpy(layer.running_mean))
+        module.running_var.copy_(torch.from_numpy(layer.running_var))
+    diffs = torch_parity(layer, module, shape, batch=4, training=training)
+    diffs["running_mean"] = float(np.abs(module.running_mean.numpy() - layer.running_mean).max())
+    diffs["running_var"] = float(np.abs(module.running_var.numpy() - layer.running_var).max())
+    assert max(diffs.values()) <= 1e-10, diffs
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batchnorm_gradcheck(shape: tuple[int, ...], training: bool) -> None:
+    layernet.gradcheck(BatchNorm(), shape, batch_size=4, training=training)
+
+
+@pytest.mark.torch
+def test_batchnorm_running_statistics_follow_torch_over_steps() -> None:
+    shape = (3, 5, 4)
+    layer = build(BatchNorm(), shape)
+    module = torch_batchnorm(shape)
+    for _ in range(5):
+        x = RNG.normal(2.0, 3.0, (6, *shape))
+        layer.forward(x, training=True)
+        module.train()(torch.from_numpy(x))
+    np.testing.assert_allclose(layer.running_mean, module.running_mean.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.running_var, module.running_var.numpy(), rtol=0, atol=1e-12)
+    x = RNG.normal(2.0, 3.0, (4, *shape))
+    with torch.no_grad():
+        expected = module.eval()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=0, atol=1e-10)
+
+
+def test_batchnorm_state_updates_in_place_and_round_trips_through_a_model_file(tmp_path: Path) -> None:
+    model = layernet.Sequential([Conv2D(4, 3, padding=1), BatchNorm(), layernet.layers.ReLU(),
+                                 MaxPool2D(2), layernet.layers.Flatten(), layernet.layers.Dense(6),
+                                 BatchNorm(), layernet.layers.Dense(3)],
+                                input_shape=(1, 28, 28), seed=0)
+    state = model.layers[1].states()["running_mean"]
+    x = RNG.standard_normal((8, 1, 28, 28)).astype(np.float32)
+    for _ in range(3):
+        model.forward(x, training=True)
+    assert state is model.named_weights()["layers.1.running_mean"] and np.any(state != 0)
+    assert {"layers.1.running_var", "layers.6.running_mean"} <= set(model.get_weights())
+    path = tmp_path / "bn.npz"
+    model.save(path)
+    loaded = layernet.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    for name, value in model.get_weights().items():
+        np.testing.assert_array_equal(loaded.get_weights()[name], value)
+
+
+def test_batchnorm_needs_two_values_per_channel_in_training() -> None:
+    layer = build(BatchNorm(), (3,))
+    with pytest.raises(InvalidArgument):
+        layer.forward(np.ones((1, 3)), training=True)
+    assert layer.forward(np.ones((1, 3))).shape == (1, 3)
+
+
+# -- dtypes, errors, configs ---------------------------------------------------------------------------
+ALL_LAYERS: list[tuple[Layer, tuple[int, ...]]] = [
+    (Conv2D(4, (3, 2), stride=(2, 1), padding=[1, 0], dilation=[1, 2]), (2, 9, 8)),
+    (Conv2D(3, 3, padding="same", use_bias=False, init="glorot_normal",
+            bias_init={"type": "uniform", "low": -0.1, "high": 0.1}, name="c"), (2, 6, 6)),
+    (Conv1D(3, 3, stride=2, padding="valid"), (2, 10)),
+    (MaxPool2D(2), (3, 8, 8)),
+    (MaxPool2D([3, 2], stride=[2, 1], padding=1), (3, 8, 7)),
+    (AvgPool2D(3, stride=2, padding=1), (3, 7, 7)),
+    (GlobalAvgPool2D(), (3, 4, 4)),
+    (BatchNorm(momentum=0.2, eps=1e-4), (3, 4, 4)),
+    (BatchNorm(), (6,)),
+]
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("layer, shape", ALL_LAYERS)
+def test_float32_in_float32_out(layer: Layer, shape: tuple[int, ...], training: bool) -> None:
+    build(layer, shape, np.float32)
+    x = RNG.standard_normal((4, *shape)).astype(np.float32)
+    y = layer.forward(x, training=training)
+    assert y.dtype == np.float32 and y.shape == (4, *layer.output_shape)
+    dx = layer.backward(np.ones_like(y))
+    assert dx.dtype == np.float32 and dx.shape == x.shape
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+    build(layer, shape, np.float64)
+    assert layer.forward(x.astype(np.float64), training=training).dtype == np.float64
+
+
+@pytest.mark.parametrize("layer, shape", ALL_LAYERS)
+def test_config_round_trip(layer: Layer, shape: tuple[int, ...]) -> None:
+    config = layer.get_config()
+    rebuilt = type(layer).from_config(config)
+    assert rebuilt.get_config() == config
+    assert layer_from_config(layer_config(layer)).get_config() == config
+    assert build(rebuilt, shape).output_shape == build(layer, shape).output_shape
+    assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in layer.parameters()]
+
+
+def test_config_keeps_what_was_given() -> None:
+    assert Conv2D(8, 3).get_config()["kernel_size"] == 3
+    assert Conv2D(8, (3, 5), padding="same").get_config() == {
+        "filters": 8, "kernel_size": [3, 5], "stride": 1, "padding": "same", "dilation": 1,
+        "use_bias": True, "init": "he_uniform", "bias_init": "zeros"}
+    assert MaxPool2D(2).get_config() == {"pool_size": 2, "padding": 0}
+    assert "stride" not in MaxPool2D(2).get_config()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Conv2D(0, 3), lambda: Conv2D(4, 0), lambda: Conv2D(4, [3, 3, 3]), lambda: Conv2D(4, 3.0),
+    lambda: Conv2D(4, 3, stride=0), lambda: Conv2D(4, 3, padding=-1), lambda: Conv2D(4, 3, padding="full"),
+    lambda: Conv2D(4, 3, padding="same", stride=2), lambda: Conv2D(4, 3, dilation=[1, 0]),
+    lambda: Conv2D(4, 3, use_bias=1), lambda: Conv2D(4, True), lambda: Conv1D(4, [3, 3]),
+    lambda: MaxPool2D(0), lambda: MaxPool2D(2, stride=0), lambda: MaxPool2D(2, padding=2),
+    lambda: AvgPool2D([2, 2, 2]), lambda: BatchNorm(momentum=1.5), lambda: BatchNorm(eps=0),
+])
+def test_bad_arguments_raise_invalid_argument(make: Any) -> None:
+    with pytest.raises(InvalidArgument):
+        make()
+
+
+@pytest.mark.parametrize("layer, shape, message", [
+    (Conv2D(4, 3), (784,), "Reshape"),
+    (Conv2D(4, 3), (28, 28), "channels, height, width"),
+    (Conv2D(4, 5), (1, 4, 4), "larger than"),
+    (Conv2D(4, 3, dilation=3), (1, 6, 6), "larger than"),
+    (Conv1D(4, 3), (1, 2, 8), "channels, length"),
+    (MaxPool2D(2), (8, 8), "channels, height, width"),
+    (AvgPool2D(5), (1, 4, 4), "larger than"),
+    (GlobalAvgPool2D(), (16,), "channels, height, width"),
+])
+def test_bad_shapes_raise_shape_error(layer: Layer, shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ShapeError, match=message):
+        build(layer, shape)
+
+
+def test_model_error_names_the_layer() -> None:
+    with pytest.raises(ShapeError, match=r"layer \[0\] Conv2D.*Reshape"):
+        layernet.Sequential([Conv2D(4, 3)], input_shape=(784,))
