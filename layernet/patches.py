@@ -1,17 +1,21 @@
 """Sliding-window patches of images: im2col, its adjoint col2im, and padding helpers.
 
-The convolution and pooling layers work on images stored *channel-major*,
-``(channels, batch, height, width)``: the layers transpose their
-``(batch, channels, height, width)`` inputs to that layout (often for free,
-because the previous convolution already produced it) so that the batch is
-contiguous inside each row of the patch matrix.
+The convolution layers work on images stored *batch-innermost*,
+``(channels, height, width, batch)``: they view their ``(batch, channels,
+height, width)`` inputs in that order (free when the previous convolution,
+ReLU or pooling layer produced it) so that every row of the patch matrix is
+made of long contiguous runs ``(width, batch)``, and so are the strided adds of
+:func:`col2im` (measured on the 16-channel 14x14 layer of a LeNet-style MNIST
+network, batch 128, float32: im2col 1.35 ms instead of 2.2 ms and col2im 2.5 ms
+instead of 4.8 ms with the ``(channels, batch, h, w)`` order, whose runs are
+one image row long).
 
 Patch matrix ("columns"):
 
-* :func:`im2col` turns a padded image ``xp`` of shape ``(C, N, Hp, Wp)`` into
-  ``cols`` of shape ``(C·kh·kw, N·Ho·Wo)`` with
+* :func:`im2col` turns a padded image ``xp`` of shape ``(C, Hp, Wp, N)`` into
+  ``cols`` of shape ``(C·kh·kw, Ho·Wo·N)`` with
 
-  ``cols[(c, i, j), (n, p, q)] = xp[c, n, p·sh + i·dh, q·sw + j·dw]``,
+  ``cols[(c, i, j), (p, q, n)] = xp[c, p·sh + i·dh, q·sw + j·dw, n]``,
 
   so a convolution is one matrix product ``W.reshape(F, C·kh·kw) @ cols``.
   It reads through a strided view (:func:`window_view`, no copy) and makes one
@@ -52,51 +56,60 @@ def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding
     return (size + padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def pad_spatial(x: Array, pads: Pads, value: float = 0.0) -> Array:
-    """``x`` ``(..., H, W)`` padded on its last two axes with ``value``.
+def _spatial_index(ndim: int, axes: Pair, rows: slice, columns: slice) -> tuple[slice, ...]:
+    index = [slice(None)] * ndim
+    index[axes[0]], index[axes[1]] = rows, columns
+    return tuple(index)
+
+
+def pad_spatial(x: Array, pads: Pads, value: float = 0.0, axes: Pair = (-2, -1)) -> Array:
+    """``x`` padded with ``value`` on its two spatial ``axes`` (default: the last two).
 
     Returns ``x`` itself (not a copy) when every pad is zero; otherwise a new
-    array ``(..., H + top + bottom, W + left + right)`` with the same dtype.
+    C-contiguous array of the same dtype, each spatial axis longer by its two pads.
     """
     (top, bottom), (left, right) = pads
     if top == bottom == left == right == 0:
         return x
-    *lead, height, width = x.shape
-    out = np.full((*lead, height + top + bottom, width + left + right), value, dtype=x.dtype)
-    out[..., top:top + height, left:left + width] = x
+    shape = list(x.shape)
+    height, width = shape[axes[0]], shape[axes[1]]
+    shape[axes[0]] += top + bottom
+    shape[axes[1]] += left + right
+    out = np.full(shape, value, dtype=x.dtype)
+    out[_spatial_index(x.ndim, axes, slice(top, top + height), slice(left, left + width))] = x
     return out
 
 
-def unpad_spatial(x: Array, pads: Pads) -> Array:
+def unpad_spatial(x: Array, pads: Pads, axes: Pair = (-2, -1)) -> Array:
     """The inverse of :func:`pad_spatial`: a view of ``x`` without its border."""
     (top, bottom), (left, right) = pads
-    height, width = x.shape[-2:]
-    return x[..., top:height - bottom, left:width - right]
+    height, width = x.shape[axes[0]], x.shape[axes[1]]
+    return x[_spatial_index(x.ndim, axes, slice(top, height - bottom), slice(left, width - right))]
 
 
 def window_view(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair) -> Array:
-    """A read-only strided view ``(C, kh, kw, N, Ho, Wo)`` of the windows of ``xp`` ``(C, N, Hp, Wp)``.
+    """A read-only strided view ``(C, kh, kw, Ho, Wo, N)`` of the windows of ``xp`` ``(C, Hp, Wp, N)``.
 
-    ``view[c, i, j, n, p, q] = xp[c, n, p·sh + i·dh, q·sw + j·dw]``; no data is copied.
+    ``view[c, i, j, p, q, n] = xp[c, p·sh + i·dh, q·sw + j·dw, n]``; no data is copied.
     """
-    sc, sn, sy, sx = xp.strides
-    channels, batch = xp.shape[:2]
-    shape = (channels, kernel[0], kernel[1], batch, out_size[0], out_size[1])
-    strides = (sc, sy * dilation[0], sx * dilation[1], sn, sy * stride[0], sx * stride[1])
+    sc, sy, sx, sn = xp.strides
+    channels, batch = xp.shape[0], xp.shape[3]
+    shape = (channels, kernel[0], kernel[1], out_size[0], out_size[1], batch)
+    strides = (sc, sy * dilation[0], sx * dilation[1], sy * stride[0], sx * stride[1], sn)
     view: Array = as_strided(xp, shape=shape, strides=strides, writeable=False)
     return view
 
 
 def im2col(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair,
            out: Array | None = None) -> Array:
-    """The patch matrix ``(C·kh·kw, N·Ho·Wo)`` of the padded channel-major image ``xp`` ``(C, N, Hp, Wp)``.
+    """The patch matrix ``(C·kh·kw, Ho·Wo·N)`` of the padded batch-innermost image ``xp`` ``(C, Hp, Wp, N)``.
 
-    ``cols[(c, i, j), (n, p, q)] = xp[c, n, p·sh + i·dh, q·sw + j·dw]`` (rows ordered
+    ``cols[(c, i, j), (p, q, n)] = xp[c, p·sh + i·dh, q·sw + j·dw, n]`` (rows ordered
     ``c, i, j`` like a PyTorch weight ``(F, C, kh, kw)`` flattened; columns ordered
-    ``n, p, q``). Written into ``out`` when given (a C-contiguous workspace of that
+    ``p, q, n``). Written into ``out`` when given (a C-contiguous workspace of that
     shape and dtype, reused across batches), otherwise into a new array.
     """
-    channels, batch = xp.shape[:2]
+    channels, batch = xp.shape[0], xp.shape[3]
     rows = channels * kernel[0] * kernel[1]
     columns = batch * out_size[0] * out_size[1]
     if out is None or out.shape != (rows, columns) or out.dtype != xp.dtype:
@@ -108,38 +121,39 @@ def im2col(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair
 
 def col2im(cols: Array, image_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
            dilation: Pair, out_size: Pair) -> Array:
-    """The adjoint of :func:`im2col`: scatter-add ``cols`` ``(C·kh·kw, N·Ho·Wo)`` into a new
-    zero image of ``image_shape`` ``(C, N, Hp, Wp)``.
+    """The adjoint of :func:`im2col`: scatter-add ``cols`` ``(C·kh·kw, Ho·Wo·N)`` into a new
+    zero image of ``image_shape`` ``(C, Hp, Wp, N)``.
 
-    ``out[c, n, p·sh + i·dh, q·sw + j·dw] += cols[(c, i, j), (n, p, q)]`` for every
+    ``out[c, p·sh + i·dh, q·sw + j·dw, n] += cols[(c, i, j), (p, q, n)]`` for every
     entry, so ``<im2col(xp), cols> == <xp, col2im(cols)>``. Implemented as one
     vectorised strided add per kernel offset ``(i, j)`` (``kh·kw`` adds of
-    ``C·N·Ho·Wo`` values each), which measured faster than ``np.add.at`` with
-    precomputed indices.
+    ``C·Ho·Wo·N`` values each, in contiguous runs of ``Wo·N`` when the stride is 1),
+    which measured 5x faster than one ``np.add.at`` with precomputed indices
+    (:func:`col2im_add_at`: 12.9 ms against 2.5 ms on the layer above).
     """
-    channels, batch, _, _ = image_shape
+    channels, _, _, batch = image_shape
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
     out = np.zeros(image_shape, dtype=cols.dtype)
-    blocks = cols.reshape(channels, kh, kw, batch, ho, wo)
+    blocks = cols.reshape(channels, kh, kw, ho, wo, batch)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
-            out[:, :, top:top + sh * (ho - 1) + 1:sh, left:left + sw * (wo - 1) + 1:sw] += blocks[:, i, j]
+            out[:, top:top + sh * (ho - 1) + 1:sh, left:left + sw * (wo - 1) + 1:sw] += blocks[:, i, j]
     return out
 
 
 def col2im_add_at(cols: Array, image_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
                   dilation: Pair, out_size: Pair) -> Array:
     """:func:`col2im` with one ``np.add.at`` scatter (reference implementation, used in tests)."""
-    channels, batch, height, width = image_shape
+    channels, height, width, batch = image_shape
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
     c = np.arange(channels).reshape(-1, 1, 1, 1, 1, 1)
     i = np.arange(kh).reshape(1, -1, 1, 1, 1, 1)
     j = np.arange(kw).reshape(1, 1, -1, 1, 1, 1)
-    n = np.arange(batch).reshape(1, 1, 1, -1, 1, 1)
-    p = np.arange(ho).reshape(1, 1, 1, 1, -1, 1)
-    q = np.arange(wo).reshape(1, 1, 1, 1, 1, -1)
-    flat = ((c * batch + n) * height + p * sh + i * dh) * width + q * sw + j * dw
-    out = np.zeros(channels * batch * height * width, dtype=cols.dtype)
-    np.add.at(out, np.broadcast_to(flat, (channels, kh, kw, batch, ho, wo)).reshape(-1), cols.reshape(-1))
+    p = np.arange(ho).reshape(1, 1, 1, -1, 1, 1)
+    q = np.arange(wo).reshape(1, 1, 1, 1, -1, 1)
+    n = np.arange(batch).reshape(1, 1, 1, 1, 1, -1)
+    flat = ((c * height + p * sh + i * dh) * width + q * sw + j * dw) * batch + n
+    out = np.zeros(channels * height * width * batch, dtype=cols.dtype)
+    np.add.at(out, np.broadcast_to(flat, (channels, kh, kw, ho, wo, batch)).reshape(-1), cols.reshape(-1))
     return out.reshape(image_shape)

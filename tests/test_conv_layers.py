@@ -89,9 +89,14 @@ def torch_conv(layer: Conv2D | Conv1D, channels: int, args: dict[str, Any]) -> A
 @pytest.mark.parametrize("kernel, stride, dilation", [((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (1, 2)),
                                                      ((1, 2), (3, 3), (1, 1))])
 def test_col2im_is_the_adjoint_of_im2col(kernel: Any, stride: Any, dilation: Any) -> None:
-    xp = RNG.standard_normal((2, 3, 9, 10))
+    xp = RNG.standard_normal((2, 9, 10, 3))       # (C, Hp, Wp, N)
     out = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip((9, 10), kernel, stride, dilation))
-    cols = RNG.standard_normal((2 * kernel[0] * kernel[1], 3 * out[0] * out[1]))
+    cols = RNG.standard_normal((2 * kernel[0] * kernel[1], out[0] * out[1] * 3))
+    xi = xp.transpose(0, 3, 1, 2)                  # the definition, by explicit loops
+    expected = np.array([[xi[c, n, p * stride[0] + i * dilation[0], q * stride[1] + j * dilation[1]]
+                          for p in range(out[0]) for q in range(out[1]) for n in range(3)]
+                         for c in range(2) for i in range(kernel[0]) for j in range(kernel[1])])
+    np.testing.assert_array_equal(im2col(xp, kernel, stride, dilation, out), expected)
     lhs = float(np.sum(im2col(xp, kernel, stride, dilation, out) * cols))
     back = col2im(cols, xp.shape, kernel, stride, dilation, out)
     assert lhs == pytest.approx(float(np.sum(xp * back)), rel=1e-12)

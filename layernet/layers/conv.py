@@ -3,10 +3,11 @@
 Both compute a cross-correlation like PyTorch's ``nn.Conv2d``/``nn.Conv1d``
 with one BLAS matrix product per direction (forward, weight gradient, input
 gradient) on a patch matrix built by :func:`layernet.patches.im2col`. The
-image is handled channel-major, ``(channels, batch, height, width)``, inside
-the layer; the output is returned as a ``(batch, filters, height, width)``
-*view* of a channel-major array, so a following element-wise layer, pooling
-layer or convolution reads it without a transposing copy.
+image is handled batch-innermost, ``(channels, height, width, batch)``, inside
+the layer (see :mod:`layernet.patches`); the output is returned as a
+``(batch, filters, height, width)`` *view* of such an array, so a following
+element-wise layer, pooling layer or convolution reads it without a
+transposing copy.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class _Conv(Layer):
         self.bias_init = get_initializer(bias_init)
         self.bias = None
         self._cols: Array | None = None      # the patch matrix of the last forward (reused workspace)
-        self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # padded channel-major input
+        self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # padded (C, Hp, Wp, N) input
         self._out_size: Pair = (0, 0)
         self._pads_used: Pads = ((0, 0), (0, 0))
 
@@ -160,22 +161,22 @@ class _Conv(Layer):
         image = self._to_image(x)
         batch = image.shape[0]
         pads = self._pads()
-        xp = pad_spatial(image.transpose(1, 0, 2, 3), pads)      # (C, N, Hp, Wp), a view when unpadded
+        xp = pad_spatial(image.transpose(1, 2, 3, 0), pads, axes=(1, 2))   # (C, Hp, Wp, N)
         out_size = self._output_size((image.shape[2], image.shape[3]))
         cols = im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=self._cols)
         self._cols, self._image_shape, self._out_size = cols, xp.shape, out_size
         self._pads_used = pads
         weight = self.weight.value.reshape(self.filters, -1)
-        y = weight @ cols                                          # (F, N·Ho·Wo)
+        y = weight @ cols                                          # (F, Ho·Wo·N)
         if self.bias is not None:
             y += self.bias.value[:, None]
-        out = y.reshape(self.filters, batch, *out_size).transpose(1, 0, 2, 3)
+        out = y.reshape(self.filters, *out_size, batch).transpose(3, 0, 1, 2)
         return out if self._rank == 2 else out[:, :, 0, :]
 
     def _grad_matrix(self, dY: Array) -> Array:
-        """``dY`` as the ``(F, N·Ho·Wo)`` matrix matching the forward product (free when channel-major)."""
+        """``dY`` as the ``(F, Ho·Wo·N)`` matrix matching the forward product (free when batch-innermost)."""
         image = self._to_image(dY)
-        return image.transpose(1, 0, 2, 3).reshape(self.filters, -1)
+        return image.transpose(1, 2, 3, 0).reshape(self.filters, -1)
 
     def backward_parameters(self, dY: Array) -> None:
         self._parameter_gradients(self._grad_matrix(dY))
@@ -191,10 +192,10 @@ class _Conv(Layer):
     def backward(self, dY: Array) -> Array:
         dy = self._grad_matrix(dY)
         self._parameter_gradients(dy)
-        dcols = self.weight.value.reshape(self.filters, -1).T @ dy          # (C·kh·kw, N·Ho·Wo)
+        dcols = self.weight.value.reshape(self.filters, -1).T @ dy          # (C·kh·kw, Ho·Wo·N)
         dxp = col2im(dcols, self._image_shape, self._kernel2, self._stride2, self._dilation2,
                      self._out_size)
-        dx = unpad_spatial(dxp, self._pads_used).transpose(1, 0, 2, 3)
+        dx = unpad_spatial(dxp, self._pads_used, axes=(1, 2)).transpose(3, 0, 1, 2)
         return dx if self._rank == 2 else dx[:, :, 0, :]
 
     def clear_cache(self) -> None:
