@@ -107,12 +107,13 @@ def im2col(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair
     ``cols[(c, i, j), (p, q, n)] = xp[c, p·sh + i·dh, q·sw + j·dw, n]`` (rows ordered
     ``c, i, j`` like a PyTorch weight ``(F, C, kh, kw)`` flattened; columns ordered
     ``p, q, n``). Written into ``out`` when given (a C-contiguous workspace of that
-    shape and dtype, reused across batches), otherwise into a new array.
+    shape and dtype, reused across batches; a block of leading rows of a larger
+    workspace qualifies), otherwise into a new array.
     """
     channels, batch = xp.shape[0], xp.shape[3]
     rows = channels * kernel[0] * kernel[1]
     columns = batch * out_size[0] * out_size[1]
-    if out is None or out.shape != (rows, columns) or out.dtype != xp.dtype:
+    if out is None or out.shape != (rows, columns) or out.dtype != xp.dtype or not out.flags.c_contiguous:
         out = np.empty((rows, columns), dtype=xp.dtype)
     view = window_view(xp, kernel, stride, dilation, out_size)
     np.copyto(out.reshape(view.shape), view)

@@ -163,13 +163,22 @@ class _Conv(Layer):
         pads = self._pads()
         xp = pad_spatial(image.transpose(1, 2, 3, 0), pads, axes=(1, 2))   # (C, Hp, Wp, N)
         out_size = self._output_size((image.shape[2], image.shape[3]))
-        cols = im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=self._cols)
-        self._cols, self._image_shape, self._out_size = cols, xp.shape, out_size
-        self._pads_used = pads
-        weight = self.weight.value.reshape(self.filters, -1)
-        y = weight @ cols                                          # (F, Ho·Wo·N)
+        rows = self.weight.size // self.filters                              # C·kh·kw
+        columns = batch * out_size[0] * out_size[1]
+        extra = 0 if self.bias is None else 1
+        work = self._cols
+        if work is None or work.shape != (rows + extra, columns) or work.dtype != xp.dtype:
+            # The patch matrix, reused by every batch of this shape; with a bias it has one
+            # more row of ones so that the bias rides in the same matrix product (and its
+            # gradient comes out of the weight-gradient product).
+            work = np.empty((rows + extra, columns), dtype=xp.dtype)
+            work[rows:] = 1
+        im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=work[:rows])
+        self._cols, self._image_shape, self._out_size, self._pads_used = work, xp.shape, out_size, pads
+        weight = self.weight.value.reshape(self.filters, rows)
         if self.bias is not None:
-            y += self.bias.value[:, None]
+            weight = np.concatenate([weight, self.bias.value[:, None]], axis=1)   # [W | b], tiny
+        y = weight @ work                                                    # (F, Ho·Wo·N)
         out = y.reshape(self.filters, *out_size, batch).transpose(3, 0, 1, 2)
         return out if self._rank == 2 else out[:, :, 0, :]
 
@@ -184,10 +193,12 @@ class _Conv(Layer):
     def _parameter_gradients(self, dy: Array) -> None:
         if self._cols is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        weight_grad = self.weight.grad.reshape(self.filters, -1)    # a view: grad is contiguous
-        weight_grad += dy @ self._cols.T
+        grads = dy @ self._cols.T                                 # [dW | db]: (F, C·kh·kw [+ 1])
+        rows = self.weight.size // self.filters
+        weight_grad = self.weight.grad.reshape(self.filters, rows)   # a view: grad is contiguous
+        weight_grad += grads[:, :rows]
         if self.bias is not None:
-            self.bias.grad += dy.sum(axis=1)
+            self.bias.grad += grads[:, rows]
 
     def backward(self, dY: Array) -> Array:
         dy = self._grad_matrix(dY)
@@ -229,8 +240,9 @@ class Conv2D(_Conv):
     ``Y[n, f, p, q] = b[f] + Σ_{c, i, j} W[f, c, i, j] · Xp[n, c, p·sh + i·dh, q·sw + j·dw]``
 
     with ``Xp`` the zero-padded input. Computed as one matrix product
-    ``W.reshape(F, C·kh·kw) @ im2col(Xp)``; the backward pass is
-    ``dW = dY · colsᵀ``, ``db = Σ dY`` and ``dX = col2im(Wᵀ · dY)``.
+    ``[W.reshape(F, C·kh·kw) | b] @ [im2col(Xp); 1]`` (the bias rides as a row of
+    ones); the backward pass is ``[dW | db] = dY · [cols; 1]ᵀ`` and
+    ``dX = col2im(Wᵀ · dY)``, with ``dY`` as an ``(F, Ho·Wo·N)`` matrix.
 
     Args:
         filters: number of output channels ``F``, at least 1.
