@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pytest
@@ -350,10 +350,10 @@ def test_config_keeps_what_was_given() -> None:
 
 
 @pytest.mark.parametrize("make", [
-    lambda: Conv2D(0, 3), lambda: Conv2D(4, 0), lambda: Conv2D(4, [3, 3, 3]), lambda: Conv2D(4, 3.0),
+    lambda: Conv2D(0, 3), lambda: Conv2D(4, 0), lambda: Conv2D(4, [3, 3, 3]), lambda: Conv2D(4, cast(Any, 3.0)),
     lambda: Conv2D(4, 3, stride=0), lambda: Conv2D(4, 3, padding=-1), lambda: Conv2D(4, 3, padding="full"),
     lambda: Conv2D(4, 3, padding="same", stride=2), lambda: Conv2D(4, 3, dilation=[1, 0]),
-    lambda: Conv2D(4, 3, use_bias=1), lambda: Conv2D(4, True), lambda: Conv1D(4, [3, 3]),
+    lambda: Conv2D(4, 3, use_bias=cast(Any, 1)), lambda: Conv2D(4, True), lambda: Conv1D(4, [3, 3]),
     lambda: MaxPool2D(0), lambda: MaxPool2D(2, stride=0), lambda: MaxPool2D(2, padding=2),
     lambda: AvgPool2D([2, 2, 2]), lambda: BatchNorm(momentum=1.5), lambda: BatchNorm(eps=0),
 ])
