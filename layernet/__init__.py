@@ -41,6 +41,12 @@ from .io.checkpoints import save_checkpoint as save_checkpoint
 from .io.models import load_model as load_model
 from .io.models import save_model as save_model
 from .layers import LAYERS as LAYERS
+from .layers import AvgPool2D as AvgPool2D
+from .layers import BatchNorm as BatchNorm
+from .layers import Conv1D as Conv1D
+from .layers import Conv2D as Conv2D
+from .layers import GlobalAvgPool2D as GlobalAvgPool2D
+from .layers import MaxPool2D as MaxPool2D
 from .layers import Dense as Dense
 from .layers import Dropout as Dropout
 from .layers import Flatten as Flatten
@@ -86,7 +92,8 @@ from .training import TrainSettings as TrainSettings
 from .training import fit as fit
 
 __all__ = [
-    "__version__", "Adagrad", "Adam", "AdamW", "NAdam", "RAdam", "RMSprop", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
+    "__version__", "Adagrad", "Adam", "AdamW", "AvgPool2D", "BatchNorm", "Conv1D", "Conv2D",
+    "GlobalAvgPool2D", "MaxPool2D", "NAdam", "RAdam", "RMSprop", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
     "Constant", "CosineDecay", "CrossEntropy", "data", "DataError", "Dataset", "DataSettings",
     "DataSplits", "Dense", "download_mnist", "Dropout", "EarlyStopping", "Evaluation",
     "ExponentialDecay", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
