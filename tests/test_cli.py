@@ -1,10 +1,20 @@
-"""End-to-end tests of the installed ``layernet`` console script on the embedded sample."""
+"""End-to-end tests of the ``layernet`` command line on the embedded sample.
+
+The commands run in-process through ``layernet.cli.main(argv)`` (the ``run_cli``
+fixture of conftest.py: exit code, stdout and stderr as a process would leave
+them). The few tests marked ``process`` run the real console script or
+``python -m layernet`` in a child process, for what only a process shows: that
+the entry points exist and start, that a user error ends the process with exit
+code 2 and one line on stderr, and that plugins are found from the current
+directory.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,25 +30,33 @@ import layernet as ln
 from layernet.config import load_run_config
 from layernet.data import load_sample, write_kaggle_csv
 
+from conftest import CliResult, RunCli, copy_run
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "layernet"
 ADAM = REPO / "configs" / "digits-784-10-10-adam.yaml"
 PNGS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")
+COMMANDS = ("train", "evaluate", "predict", "summary", "validate", "gradcheck", "data", "plot")
 
 
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the console script (not in-process) with piped output."""
-    command = [str(SCRIPT) if SCRIPT.exists() else "layernet", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd or REPO, timeout=300)
+def run_process(*args: str | Path, cwd: Path | None = None,
+                module: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the console script (or ``python -m layernet``) in a child process with piped output.
+
+    The child imports this checkout's ``layernet`` (PYTHONPATH), whichever one is installed.
+    """
+    if module:
+        command = [sys.executable, "-m", "layernet", *map(str, args)]
+    else:
+        command = [str(SCRIPT) if SCRIPT.exists() else "layernet", *map(str, args)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd or REPO, env=env, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One short training run on the embedded sample, shared by the read-only tests."""
-    directory = tmp_path_factory.mktemp("cli") / "run"
-    result = run("train", ADAM, "--epochs", "2", "--out", directory)
-    assert result.returncode == 0, result.stderr
-    return directory
+@pytest.fixture
+def trained(trained_run: Path) -> Path:
+    """The session's shared 2-epoch run of the quick-start config (read-only)."""
+    return trained_run
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +84,8 @@ def test_train_writes_a_complete_run_directory(trained: Path) -> None:
         assert (trained / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_piped_train_prints_one_clean_line_per_epoch(tmp_path: Path) -> None:
-    result = run("train", ADAM, "--epochs", "2", "--batch-size", "256", "--out", tmp_path / "r",
+def test_piped_train_prints_one_clean_line_per_epoch(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("train", ADAM, "--epochs", "2", "--batch-size", "256", "--out", tmp_path / "r",
                  "--no-plots")
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stdout + result.stderr
@@ -77,11 +95,11 @@ def test_piped_train_prints_one_clean_line_per_epoch(tmp_path: Path) -> None:
     assert "test accuracy" in result.stdout
 
 
-def test_resume_through_the_cli_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+def test_resume_through_the_cli_equals_an_uninterrupted_run(run_cli: RunCli, tmp_path: Path) -> None:
     common = ["--batch-size", "128", "--no-plots", "--quiet"]
-    assert run("train", ADAM, "--epochs", "2", "--out", tmp_path / "full", *common).returncode == 0
-    assert run("train", ADAM, "--epochs", "1", "--out", tmp_path / "part", *common).returncode == 0
-    resumed = run("train", ADAM, "--epochs", "2", "--resume", tmp_path / "part", *common)
+    assert run_cli("train", ADAM, "--epochs", "2", "--out", tmp_path / "full", *common).returncode == 0
+    assert run_cli("train", ADAM, "--epochs", "1", "--out", tmp_path / "part", *common).returncode == 0
+    resumed = run_cli("train", ADAM, "--epochs", "2", "--resume", tmp_path / "part", *common)
     assert resumed.returncode == 0, resumed.stderr
     full = ln.load_model(tmp_path / "full" / "model.npz").get_weights()
     part = ln.load_model(tmp_path / "part" / "model.npz").get_weights()
@@ -89,8 +107,8 @@ def test_resume_through_the_cli_equals_an_uninterrupted_run(tmp_path: Path) -> N
     assert len(pd.read_csv(tmp_path / "part" / "history.csv")) == 2
 
 
-def test_evaluate_json_matches_the_run_metrics(trained: Path) -> None:
-    result = run("evaluate", trained, "--json")
+def test_evaluate_json_matches_the_run_metrics(run_cli: RunCli, trained: Path) -> None:
+    result = run_cli("evaluate", trained, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     metrics = json.loads((trained / "metrics.json").read_text())
@@ -99,13 +117,14 @@ def test_evaluate_json_matches_the_run_metrics(trained: Path) -> None:
     confusion = np.array(report["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 2000
     assert np.trace(confusion) / 2000 == pytest.approx(report["accuracy"])
-    plain = run("evaluate", trained / "model.npz")
+    plain = run_cli("evaluate", trained / "model.npz")
     assert plain.returncode == 0 and "accuracy" in plain.stdout
 
 
-def test_predict_writes_a_kaggle_submission(trained: Path, kaggle_test_csv: Path, tmp_path: Path) -> None:
+def test_predict_writes_a_kaggle_submission(run_cli: RunCli, trained: Path, kaggle_test_csv: Path,
+                                           tmp_path: Path) -> None:
     out = tmp_path / "submission.csv"
-    result = run("predict", trained, kaggle_test_csv, "--out", out, "--probabilities")
+    result = run_cli("predict", trained, kaggle_test_csv, "--out", out, "--probabilities")
     assert result.returncode == 0, result.stderr
     submission = pd.read_csv(out)
     assert list(submission.columns[:2]) == ["ImageId", "Label"]
@@ -119,43 +138,47 @@ def test_predict_writes_a_kaggle_submission(trained: Path, kaggle_test_csv: Path
     assert (submission["Label"] == test.y[:50]).mean() > 0.7
 
 
-def test_summary_of_config_model_file_and_run(trained: Path) -> None:
+def test_summary_of_config_model_file_and_run(run_cli: RunCli, trained: Path) -> None:
     for source in (ADAM, trained / "model.npz", trained):
-        result = run("summary", source)
+        result = run_cli("summary", source)
         assert result.returncode == 0, result.stderr
         assert "Total parameters: 7,960" in result.stdout and "Dense(units=10)" in result.stdout
 
 
-def test_validate_reports_the_run(tmp_path: Path) -> None:
-    result = run("validate", REPO / "configs" / "mnist-mlp.yaml")
+def test_validate_reports_the_run(run_cli: RunCli) -> None:
+    result = run_cli("validate", REPO / "configs" / "mnist-mlp.yaml")
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout and "parameters" in result.stdout
 
 
+@pytest.mark.process
 def test_gradcheck_checks_custom_layers_from_a_plugin() -> None:
-    result = run("gradcheck", REPO / "examples" / "custom.yaml")
+    """A real process started in the repository root imports the plugin from its current directory."""
+    result = run_process("gradcheck", REPO / "examples" / "custom.yaml", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Swish" in result.stdout and "Scale" in result.stdout and "FAILED" not in result.stdout
 
 
-def test_custom_layers_round_trip_through_the_command_line(tmp_path: Path) -> None:
+def test_custom_layers_round_trip_through_the_command_line(run_cli: RunCli, tmp_path: Path) -> None:
     example = REPO / "examples" / "custom.yaml"
-    result = run("train", example, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots")
+    result = run_cli("train", example, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots",
+                     cwd=REPO)
     assert result.returncode == 0, result.stderr
     written = (tmp_path / "r" / "config.yaml").read_text()
     assert "examples.custom_layers" in written and "Swish" in written and "Scale" in written
     assert load_run_config(tmp_path / "r" / "config.yaml", allow_plugins=True).model == \
         load_run_config(example, allow_plugins=True).model
-    summary = run("summary", tmp_path / "r")
+    summary = run_cli("summary", tmp_path / "r", cwd=REPO)
     assert summary.returncode == 0 and "Swish(beta=1.0)" in summary.stdout
 
 
-def test_plot_redraws_the_run_plots(trained: Path) -> None:
+def test_plot_redraws_the_run_plots(run_cli: RunCli, trained: Path, tmp_path: Path) -> None:
+    run = copy_run(trained, tmp_path)
     for png in PNGS:
-        (trained / png).unlink()
-    result = run("plot", trained)
+        (run / png).unlink()
+    result = run_cli("plot", run)
     assert result.returncode == 0, result.stderr
-    assert all((trained / png).stat().st_size > 1000 for png in PNGS)
+    assert all((run / png).stat().st_size > 1000 for png in PNGS)
 
 
 @pytest.fixture
@@ -172,17 +195,25 @@ def mirror(mnist_dir: Path, tmp_path: Path) -> Iterator[str]:
     server.server_close()
 
 
-def test_data_download_from_a_local_mirror(mirror: str, tmp_path: Path) -> None:
-    result = run("data", "download", "mnist", "--dir", tmp_path / "mnist", "--mirror", mirror)
+def test_data_download_from_a_local_mirror(run_cli: RunCli, mirror: str, tmp_path: Path) -> None:
+    result = run_cli("data", "download", "mnist", "--dir", tmp_path / "mnist", "--mirror", mirror)
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "mnist").glob("*-ubyte.gz"))) == 4
 
 
-def test_python_dash_m_and_help_with_examples() -> None:
-    top = subprocess.run([sys.executable, "-m", "layernet", "--help"], capture_output=True, text=True)
+@pytest.mark.process
+@pytest.mark.parametrize("module", [True, False], ids=["python -m layernet", "console script"])
+def test_entry_points_start_and_print_help(module: bool) -> None:
+    result = run_process("--help", module=module)
+    assert result.returncode == 0 and "train" in result.stdout, result.stderr
+    assert all(command in result.stdout for command in COMMANDS)
+
+
+def test_help_with_examples(run_cli: RunCli) -> None:
+    top = run_cli("--help")
     assert top.returncode == 0 and "train" in top.stdout
-    for command in ("train", "evaluate", "predict", "summary", "validate", "gradcheck", "data", "plot"):
-        result = run(command, "--help")
+    for command in COMMANDS:
+        result = run_cli(command, "--help")
         assert result.returncode == 0 and "example:" in result.stdout, command
 
 
@@ -229,9 +260,8 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", sorted(USER_ERRORS))
-def test_user_errors_are_one_line_with_exit_code_2(case: str, tmp_path: Path) -> None:
-    result = run(*USER_ERRORS[case](tmp_path), cwd=tmp_path)
+def _assert_one_line_user_error(case: str, result: CliResult | subprocess.CompletedProcess[str],
+                                tmp_path: Path) -> None:
     assert result.returncode == 2, (case, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -240,46 +270,61 @@ def test_user_errors_are_one_line_with_exit_code_2(case: str, tmp_path: Path) ->
     assert not (tmp_path / "submission.csv").exists()
 
 
-def test_validate_lists_every_problem_on_its_own_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", sorted(USER_ERRORS))
+def test_user_errors_are_one_line_with_exit_code_2(run_cli: RunCli, case: str, tmp_path: Path) -> None:
+    _assert_one_line_user_error(case, run_cli(*USER_ERRORS[case](tmp_path), cwd=tmp_path), tmp_path)
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("case", ["layer typo", "epochs not a number"])
+def test_user_errors_end_the_process_with_one_line_and_exit_code_2(case: str, tmp_path: Path) -> None:
+    """The same, in a real process: a handler's error and an argparse error, no traceback."""
+    _assert_one_line_user_error(case, run_process(*USER_ERRORS[case](tmp_path), cwd=tmp_path), tmp_path)
+
+
+def test_validate_lists_every_problem_on_its_own_line(run_cli: RunCli, tmp_path: Path) -> None:
     text = ADAM.read_text().replace("units: 10, init: he", "units: 0, init: he").replace("lr: 0.001", "lr: -1")
-    result = run("validate", _bad_config(tmp_path, text))
+    result = run_cli("validate", _bad_config(tmp_path, text))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 2, result.stderr
     assert "units" in lines[0] and "lr" in lines[1] and "Traceback" not in result.stderr
 
 
-def test_resuming_a_finished_run_is_refused_and_changes_nothing(trained: Path) -> None:
-    before = (trained / "config.yaml").read_text()
-    result = run("train", trained / "config.yaml", "--resume", trained)
+def test_resuming_a_finished_run_is_refused_and_changes_nothing(run_cli: RunCli, trained: Path,
+                                                                tmp_path: Path) -> None:
+    run = copy_run(trained, tmp_path)
+    before = (run / "config.yaml").read_text()
+    result = run_cli("train", run / "config.yaml", "--resume", run)
     assert result.returncode == 2 and "--epochs greater than 2" in result.stderr
-    assert (trained / "config.yaml").read_text() == before
+    assert (run / "config.yaml").read_text() == before
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
-    assert run("train", ADAM, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
-    result = run("train", ADAM, "--epochs", "2", "--lr", "0.5", "--resume", tmp_path / "r")
+def test_resuming_with_other_settings_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
+    assert run_cli("train", ADAM, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
+    result = run_cli("train", ADAM, "--epochs", "2", "--lr", "0.5", "--resume", tmp_path / "r")
     assert result.returncode == 2 and "optimizer" in result.stderr and "config.yaml" in result.stderr
     assert load_run_config(tmp_path / "r" / "config.yaml").optimizer["lr"] == 0.001
 
 
-def test_a_bare_model_file_carries_its_input_preprocessing(tmp_path: Path) -> None:
+def test_a_bare_model_file_carries_its_input_preprocessing(run_cli: RunCli, tmp_path: Path) -> None:
     config = _bad_config(tmp_path, ADAM.read_text().replace("source: sample", "source: sample\n  normalize: standardize"))
-    assert run("train", config, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
-    from_run = json.loads(run("evaluate", tmp_path / "r", "--json").stdout)
-    from_file = json.loads(run("evaluate", tmp_path / "r" / "model.npz", "--json").stdout)
+    assert run_cli("train", config, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
+    from_run = json.loads(run_cli("evaluate", tmp_path / "r", "--json").stdout)
+    from_file = json.loads(run_cli("evaluate", tmp_path / "r" / "model.npz", "--json").stdout)
     assert from_file["accuracy"] == pytest.approx(from_run["accuracy"]) and from_run["accuracy"] > 0.7
 
 
-def test_evaluate_refuses_a_run_without_test_data(tmp_path: Path) -> None:
+def test_evaluate_refuses_a_run_without_test_data(run_cli: RunCli, tmp_path: Path) -> None:
     train = load_sample().train
     csv = write_kaggle_csv(tmp_path / "train.csv", train.x[:300], train.y[:300])
-    trained = run("train", ADAM, "--data", csv, "--epochs", "1", "--out", tmp_path / "run", "--no-plots")
+    trained = run_cli("train", ADAM, "--data", csv, "--epochs", "1", "--out", tmp_path / "run", "--no-plots")
     assert trained.returncode == 0, trained.stderr
-    result = run("evaluate", tmp_path / "run")
+    result = run_cli("evaluate", tmp_path / "run")
     assert result.returncode == 2 and "--data" in result.stderr
-    assert run("evaluate", tmp_path / "run", "--data", csv).returncode == 0
+    assert run_cli("evaluate", tmp_path / "run", "--data", csv).returncode == 0
 
 
-def test_existing_output_directory_is_refused(trained: Path) -> None:
-    result = run("train", ADAM, "--out", trained)
+def test_existing_output_directory_is_refused(run_cli: RunCli, trained: Path, tmp_path: Path) -> None:
+    run = copy_run(trained, tmp_path)
+    result = run_cli("train", ADAM, "--out", run)
     assert result.returncode == 2 and "--resume" in result.stderr

@@ -18,8 +18,9 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from layernet.cli import main
 from layernet.data import load_sample, write_kaggle_csv
+
+from conftest import RunCli
 
 TRAIN_ROWS, TEST_ROWS = 3_000, 1_000
 #: Measured 0.835-0.873 over seeds 0-4 and Adam rates 0.001/0.003 (10 epochs); chance is 0.10.
@@ -32,17 +33,14 @@ def pixel_frame(images: npt.NDArray[np.uint8]) -> pd.DataFrame:
     return pd.DataFrame(flat, columns=[f"pixel{i}" for i in range(flat.shape[1])])
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Run ``layernet argv`` in-process, assert it succeeded and return its standard output."""
-    capsys.readouterr()
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
 def test_train_evaluate_and_predict_from_kaggle_csv_files(
-        repo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        repo_root: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    def succeed(*argv: str) -> str:
+        """Run ``layernet argv`` in-process (in tmp_path), assert it succeeded, return its stdout."""
+        result = run_cli(*argv)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
     sample = load_sample()
     assert sample.test is not None and sample.test.y is not None and sample.train.y is not None
     write_kaggle_csv(tmp_path / "train.csv", sample.train.x[:TRAIN_ROWS], sample.train.y[:TRAIN_ROWS])
@@ -53,18 +51,17 @@ def test_train_evaluate_and_predict_from_kaggle_csv_files(
     frame.to_csv(tmp_path / "labelled.csv", index=False)
     run = tmp_path / "run"
 
-    run_cli(capsys, "train", str(repo_root / "configs" / "digits-784-10-10-adam.yaml"),
+    succeed("train", str(repo_root / "configs" / "digits-784-10-10-adam.yaml"),
             "--data", str(tmp_path / "train.csv"), "--out", str(run),
             "--quiet", "--no-plots")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["samples"]["train"] + metrics["samples"]["validation"] == TRAIN_ROWS
 
-    scored = json.loads(run_cli(capsys, "evaluate", str(run), "--data",
-                                str(tmp_path / "labelled.csv"), "--json"))
+    scored = json.loads(succeed("evaluate", str(run), "--data", str(tmp_path / "labelled.csv"), "--json"))
     assert scored["samples"] == TEST_ROWS
     assert scored["accuracy"] >= MIN_ACCURACY
 
-    run_cli(capsys, "predict", str(run), str(tmp_path / "test.csv"), "--out",
+    succeed("predict", str(run), str(tmp_path / "test.csv"), "--out",
             str(tmp_path / "submission.csv"))
     submission = pd.read_csv(tmp_path / "submission.csv")
     assert list(submission.columns) == ["ImageId", "Label"]
