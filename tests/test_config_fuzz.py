@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,9 +71,14 @@ def mutate(node: Any, data: st.DataObject) -> Any:
     return data.draw(VALUES)
 
 
-@settings(max_examples=2000, deadline=None)
-@given(st.data())
-def test_mutated_config_loads_or_raises_config_error(data: st.DataObject) -> None:
+#: Deterministic runs: a fixed derandomised example sequence, no example database, no deadline.
+FIXED = settings(deadline=None, derandomize=True, database=None)
+#: Examples per fuzz test in the quick suite; the ``slow`` variants run the full counts.
+QUICK_EXAMPLES = 300
+
+
+def check_mutated_config(data: st.DataObject) -> None:
+    """A structurally mutated valid config loads (and round-trips) or raises a one-line ConfigError."""
     config = copy.deepcopy(data.draw(st.sampled_from(VALID)))
     for _ in range(data.draw(st.integers(1, 3))):
         config = mutate(config, data)
@@ -85,9 +91,8 @@ def test_mutated_config_loads_or_raises_config_error(data: st.DataObject) -> Non
     assert load_run_config(loaded.to_yaml()) == loaded
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.data())
-def test_mutated_yaml_text_loads_or_raises_config_error(data: st.DataObject) -> None:
+def check_mutated_yaml_text(data: st.DataObject) -> None:
+    """Valid config text with YAML punctuation spliced in loads or raises ConfigError."""
     text = yaml.safe_dump(data.draw(st.sampled_from(VALID)), sort_keys=False)
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(text)))
@@ -98,3 +103,29 @@ def test_mutated_yaml_text_loads_or_raises_config_error(data: st.DataObject) -> 
         load_run_config(text)
     except ConfigError:
         pass
+
+
+@settings(FIXED, max_examples=QUICK_EXAMPLES)
+@given(st.data())
+def test_mutated_config_loads_or_raises_config_error(data: st.DataObject) -> None:
+    check_mutated_config(data)
+
+
+@settings(FIXED, max_examples=QUICK_EXAMPLES)
+@given(st.data())
+def test_mutated_yaml_text_loads_or_raises_config_error(data: st.DataObject) -> None:
+    check_mutated_yaml_text(data)
+
+
+@pytest.mark.slow
+@settings(FIXED, max_examples=2000)
+@given(st.data())
+def test_mutated_config_loads_or_raises_config_error_2000_examples(data: st.DataObject) -> None:
+    check_mutated_config(data)
+
+
+@pytest.mark.slow
+@settings(FIXED, max_examples=2000)
+@given(st.data())
+def test_mutated_yaml_text_loads_or_raises_config_error_2000_examples(data: st.DataObject) -> None:
+    check_mutated_yaml_text(data)
