@@ -39,7 +39,7 @@ class Initializer(Configured):
         return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
 
-INITIALIZERS: Registry[Initializer] = Registry("initializer", Initializer, "layernet.INITIALIZERS.register")
+INITIALIZERS: Registry[Initializer] = Registry("initializer", Initializer, "layernet.INITIALIZERS.register", "he_uniform")
 
 
 def fans(shape: Shape) -> tuple[int, int]:

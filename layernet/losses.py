@@ -64,7 +64,7 @@ class Loss(Configured):
 
 
 
-LOSSES: Registry[Loss] = Registry("loss", Loss, "layernet.LOSSES.register")
+LOSSES: Registry[Loss] = Registry("loss", Loss, "layernet.LOSSES.register", "CrossEntropy")
 
 #: Probabilities are clipped to ``[EPSILON, 1 − EPSILON]`` where the loss has no logits.
 EPSILON = 1e-7

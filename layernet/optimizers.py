@@ -134,7 +134,7 @@ class Work:
         self.decayed = np.empty_like(like)
 
 
-OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPTIMIZERS.register")
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", Optimizer, "layernet.OPTIMIZERS.register", "Adam")
 
 
 @OPTIMIZERS.register

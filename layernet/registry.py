@@ -48,12 +48,14 @@ class Registry(Generic[C]):
         base: the base class every registered class must derive from.
         registration: the decorator users register with, for hints
             (``"layernet.register_layer"``, ``"layernet.LOSSES.register"``).
+        example: the name shown in hints such as ``e.g. {type: Dense}``.
     """
 
-    def __init__(self, kind: str, base: type[C], registration: str) -> None:
+    def __init__(self, kind: str, base: type[C], registration: str, example: str) -> None:
         self.kind = kind
         self.base = base
         self.registration = registration
+        self.example = example
         self._classes: dict[str, type[C]] = {}
 
     @overload
@@ -154,7 +156,7 @@ def split_spec(spec: Any, registry: Registry[Any]) -> tuple[str, dict[str, Any]]
         if legacy is not None:
             return legacy
     raise InvalidArgument("type", spec, f"a {registry.kind} name or a mapping with 'type'",
-                          f"e.g. {{type: {next(iter(registry), 'Name')}}}")
+                          f"e.g. {{type: {registry.example}}}")
 
 
 def legacy_spec(spec: Mapping[str, Any], registry: Registry[Any]) -> tuple[str, dict[str, Any]] | None:

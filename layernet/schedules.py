@@ -41,7 +41,7 @@ class Schedule(Configured):
         return {"warmup_epochs": self.warmup_epochs}
 
 
-SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule, "layernet.SCHEDULES.register")
+SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule, "layernet.SCHEDULES.register", "CosineDecay")
 
 
 @SCHEDULES.register

@@ -45,7 +45,7 @@ def train_and_test(config: RunConfig) -> tuple[Trainer, Evaluation]:
 def assert_trained_as_the_seeds_do(config: RunConfig) -> None:
     """500 full-batch steps of plain SGD at 0.1 from uniform(-0.5, 0.5) weights and biases."""
     assert config.train.batch_size == "full" and config.train.epochs == 500
-    assert config.optimizer == {"type": "SGD", "lr": 0.1, "momentum": 0.0, "nesterov": False,
+    assert config.optimizer == {"type": "SGD", "lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
                                 "weight_decay": 0.0}
     assert config.schedule is None
     seeds_init = {"type": "uniform", "low": -0.5, "high": 0.5}

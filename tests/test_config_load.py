@@ -89,7 +89,7 @@ train:
 data: {source: mnist, normalize: standardize, limit: 100}
 """)
     assert config.optimizer == {"type": "AdamW", "lr": 3e-4, "betas": [0.8, 0.99], "eps": 1e-8,
-                                "weight_decay": 0.01}
+                                "weight_decay": 0.01, "amsgrad": False}
     schedule = config.build_schedule()
     assert schedule is not None and schedule(2, 1.0) == pytest.approx(0.1)
     assert config.train == TrainSettings(epochs=3, batch_size=16, early_stopping=EarlyStopping(patience=2))

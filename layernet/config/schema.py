@@ -331,7 +331,7 @@ def _a(noun: str) -> str:
 
 
 def _first(registry: Registry[Any]) -> str:
-    return next(iter(registry), "Name")
+    return registry.example
 
 
 def _short(value: Any) -> str:

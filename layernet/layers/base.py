@@ -141,7 +141,7 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-LAYERS: Registry[Layer] = Registry("layer", Layer, "layernet.register_layer")
+LAYERS: Registry[Layer] = Registry("layer", Layer, "layernet.register_layer", "Dense")
 
 
 LayerClass = TypeVar("LayerClass", bound=type[Layer])
