@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -30,6 +31,8 @@ from layernet.optimizers import get_optimizer
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "epoch_time.py"
+#: The variables ``--threads`` sets (benchmarks/epoch_time.py THREAD_VARIABLES).
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _benchmark_module() -> ModuleType:
@@ -45,11 +48,15 @@ def _benchmark_module() -> ModuleType:
 def test_small_benchmark_prints_a_markdown_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "times.json"
     batches = [50, 64]
+    # A child process (the script pins the BLAS threads before numpy loads) importing this
+    # checkout's layernet; no thread variable is inherited, so --threads alone must set them.
+    env = {name: value for name, value in os.environ.items() if name not in THREAD_VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--rows", "2000", "--repeat", "1", "--threads", "1",
          "--batch-sizes", *map(str, batches), "--networks", "784-10-10",
          "--implementations", "layernet", "numpy", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, check=False)
+        capture_output=True, text=True, timeout=120, check=False, env=env)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 784-10-10 |")]
     assert [row.split("|")[2].strip() for row in rows] == ["50", "64"]
