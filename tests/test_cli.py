@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +134,7 @@ def test_predict_writes_a_kaggle_submission(run_cli: RunCli, trained: Path, kagg
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     assert (probs.argmax(axis=1) == submission["Label"]).all()
     test = load_sample().test
-    assert test is not None
+    assert test is not None and test.y is not None
     assert (submission["Label"] == test.y[:50]).mean() > 0.7
 
 
@@ -223,7 +223,7 @@ def _bad_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-USER_ERRORS = {
+USER_ERRORS: dict[str, Callable[[Path], list[str | Path]]] = {
     "missing config file": lambda tmp: ["train", tmp / "nope.yaml", "--out", tmp / "run"],
     "layer typo": lambda tmp: ["train", _bad_config(tmp, ADAM.read_text().replace(
         "type: Dense, units: 10, init: he", "type: Dense2, units: 10, init: he")), "--out", tmp / "run"],
@@ -316,6 +316,7 @@ def test_a_bare_model_file_carries_its_input_preprocessing(run_cli: RunCli, tmp_
 
 def test_evaluate_refuses_a_run_without_test_data(run_cli: RunCli, tmp_path: Path) -> None:
     train = load_sample().train
+    assert train.y is not None
     csv = write_kaggle_csv(tmp_path / "train.csv", train.x[:300], train.y[:300])
     trained = run_cli("train", ADAM, "--data", csv, "--epochs", "1", "--out", tmp_path / "run", "--no-plots")
     assert trained.returncode == 0, trained.stderr
