@@ -169,7 +169,7 @@ def _default_test_data(run: SavedRun) -> Dataset:
     """The run's own test split (preprocessed as in training), or the sample's test digits."""
     if run.config is None:
         return _inputs(run, "sample")
-    test = load_data(run.config.data).test
+    test = load_data(run.config.data, shape=run.model.input_shape).test
     if test is None:
         raise DataError(f"{run.config.data.source}: the run's data has no test split to evaluate "
                         "on; pass labelled data with --data")
@@ -177,7 +177,7 @@ def _default_test_data(run: SavedRun) -> Dataset:
 
 
 def _inputs(run: SavedRun, spec: str) -> Dataset:
-    data = load_inputs(spec, flatten=run.flatten, shift=run.shift, scale=run.scale)
+    data = load_inputs(spec, shape=run.model.input_shape, shift=run.shift, scale=run.scale)
     if data.sample_shape != run.model.input_shape:
         raise DataError(f"{data.name}: samples have shape {list(data.sample_shape)}, the model "
                         f"takes {list(run.model.input_shape or ())}")
@@ -319,7 +319,7 @@ def plot_command(args: argparse.Namespace) -> int:
     if run.config is None:
         raise LayernetError(f"{args.run}: not a run directory (plots need its history and config)")
     written = plot_run(args.run, run.model, run.loss, read_history(args.run),
-                       load_data(run.config.data).test)
+                       load_data(run.config.data, shape=run.model.input_shape).test)
     say(f"wrote {', '.join(str(path) for path in written)}")
     return 0
 

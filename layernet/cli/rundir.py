@@ -85,7 +85,7 @@ def prepare_run(config: RunConfig, callbacks: Sequence[Callback] = ()) -> tuple[
     Raises:
         LayernetError: bad data, or data whose samples do not fit the model's input shape.
     """
-    splits = load_data(config.data)
+    splits = load_data(config.data, shape=config.model.get("input_shape"))
     model = config.build_model()
     check_fits(model, splits.train)
     trainer = Trainer(model, config.build_loss(), config.build_optimizer(model.parameters()),
@@ -187,11 +187,6 @@ class SavedRun:
     shift: float = 0.0
     scale: float = 1 / 255
     config: RunConfig | None = None
-
-    @property
-    def flatten(self) -> bool:
-        """Whether the model takes flat rows (``(784,)``) rather than images."""
-        return len(self.model.input_shape or ()) == 1
 
 
 def open_run(path: Path) -> SavedRun:

@@ -12,6 +12,7 @@ A data source is one of:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DataError
@@ -58,12 +59,13 @@ def read_source(spec: str, *, require_labels: bool = True) -> DataSplits:
     return load_npz(path, require_labels=require_labels)
 
 
-def load_data(settings: DataSettings) -> DataSplits:
+def load_data(settings: DataSettings, *, shape: Sequence[int] | None = None) -> DataSplits:
     """Load, check and preprocess the training (and test) data a ``data`` section describes.
 
     Training rows are cut to ``settings.limit``, normalisation statistics are
     fitted on those training rows and applied to both splits, and samples are
-    flattened to ``(784,)`` or kept as ``(28, 28)`` per ``settings.flatten``.
+    flattened to ``(784,)`` or kept as ``(28, 28)`` per ``settings.flatten`` — or, given the
+    model's input ``shape`` (e.g. ``(1, 28, 28)``), reshaped to it when the sizes match.
     ``settings.test`` names a separate test source: its test part if it has
     one (a directory's ``t10k`` files, an npz's ``x_test``), else all of it.
 
@@ -81,18 +83,19 @@ def load_data(settings: DataSettings) -> DataSplits:
         train = train.subset(slice(0, settings.limit))
     test = splits.test if settings.test is None else _test_part(read_source(settings.test))
     shift, scale = normalization(settings.normalize, train)
-    train = prepare(train, flatten=settings.flatten, shift=shift, scale=scale)
+    given = None if shape is None else tuple(shape)
+    train = prepare(train, flatten=settings.flatten, shape=given, shift=shift, scale=scale)
     if test is None:
         return DataSplits(train, None)
-    test = prepare(_labelled(test, "test"), flatten=settings.flatten, shift=shift, scale=scale)
+    test = prepare(_labelled(test, "test"), flatten=settings.flatten, shape=given, shift=shift, scale=scale)
     if test.sample_shape != train.sample_shape:
         raise DataError(f"test data {test.name} has samples of shape {test.sample_shape}, "
                         f"training data {train.sample_shape}; they must match")
     return DataSplits(train, test)
 
 
-def load_inputs(spec: str | Path, *, flatten: bool = True, shift: float = 0.0,
-                scale: float = 1.0 / 255.0) -> Dataset:
+def load_inputs(spec: str | Path, *, flatten: bool = True, shape: Sequence[int] | None = None,
+                shift: float = 0.0, scale: float = 1.0 / 255.0) -> Dataset:
     """Samples to predict on, preprocessed like the training data.
 
     Args:
@@ -100,6 +103,7 @@ def load_inputs(spec: str | Path, *, flatten: bool = True, shift: float = 0.0,
             ``y`` optional), a single IDX images file, an MNIST-format directory
             or ``"sample"`` (their test part: ``t10k``), or an npz's ``x_test``.
         flatten: give samples as ``(784,)`` rather than ``(28, 28)``.
+        shape: the model's input shape; samples are reshaped to it (overrides ``flatten``).
         shift, scale: the training normalisation (``Dataset.shift``/``scale`` of
             the training set the model was fitted on); the default is ``x / 255``.
 
@@ -111,7 +115,8 @@ def load_inputs(spec: str | Path, *, flatten: bool = True, shift: float = 0.0,
         data = Dataset(read_idx_images(path), None, name=str(path))
     else:
         data = _test_part(read_source(str(spec), require_labels=False))
-    return prepare(data, flatten=flatten, shift=shift, scale=scale)
+    return prepare(data, flatten=flatten, shape=None if shape is None else tuple(shape),
+                   shift=shift, scale=scale)
 
 
 def _test_part(splits: DataSplits) -> Dataset:

@@ -1,6 +1,7 @@
-"""Preprocessing: flattening and normalisation, applied lazily by :meth:`Dataset.batch`.
+"""Preprocessing: shaping samples for the model and normalisation, applied lazily by :meth:`Dataset.batch`.
 
-Nothing here converts the stored samples: flattening is a reshape (a view) and
+Nothing here converts the stored samples: shaping (flattening to ``(784,)``, or
+reshaping to a model's ``input_shape`` such as ``(1, 28, 28)``) is a reshape (a view) and
 normalisation sets ``Dataset.shift`` and ``Dataset.scale``, which ``batch``
 applies to each batch as ``(x − shift) · scale`` while converting it to the
 model dtype. The uint8 images stay uint8 in memory.
@@ -72,15 +73,34 @@ def _chunks(x: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
     return [x[start:start + _CHUNK_ROWS] for start in range(0, len(x), _CHUNK_ROWS)]
 
 
-def prepare(data: Dataset, *, flatten: bool, shift: float, scale: float) -> Dataset:
-    """``data`` with its samples flattened (if asked) and the given per-batch normalisation.
+def prepare(data: Dataset, *, flatten: bool = True, shape: tuple[int, ...] | None = None,
+            shift: float, scale: float) -> Dataset:
+    """``data`` with its samples shaped for a model and the given per-batch normalisation.
 
     Args:
         data: samples ``(n, *sample_shape)``.
         flatten: reshape samples to ``(n, prod(sample_shape))``, e.g. ``(n, 784)``;
-            otherwise keep the stored shape, e.g. ``(n, 28, 28)``.
+            otherwise keep the stored shape, e.g. ``(n, 28, 28)`` (ignored when ``shape`` is given).
+        shape: the model's input shape, e.g. ``(1, 28, 28)``: samples of the same
+            number of values are reshaped to it (a view), whatever their stored shape.
+
+    Raises:
+        DataError: ``shape`` holds another number of values than a sample.
         shift: subtracted from every value per batch.
         scale: multiplied into every value per batch, after the shift.
     """
+    if shape is not None:
+        return replace(data, x=data.x.reshape(len(data), *fitted_shape(data, tuple(shape))),
+                       shift=shift, scale=scale)
     x = data.x.reshape(len(data), math.prod(data.sample_shape)) if flatten else data.x
     return replace(data, x=x, shift=shift, scale=scale)
+
+
+def fitted_shape(data: Dataset, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` when a sample of ``data`` has as many values, else :class:`DataError` saying why."""
+    have, want = math.prod(data.sample_shape), math.prod(shape)
+    if have != want:
+        raise DataError(f"{data.name or 'the data'}: samples of shape {list(data.sample_shape)} ({have} "
+                        f"values) cannot feed a model whose input_shape is {list(shape)} ({want} "
+                        f"values); use data of that size or change model.input_shape")
+    return shape
