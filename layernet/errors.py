@@ -139,3 +139,8 @@ class GradientCheckError(LayernetError):
 
 class TrainingDivergedError(LayernetError):
     """The training loss became nan or infinite."""
+
+
+class ExportError(LayernetError):
+    """A model cannot be exported (e.g. to ONNX): a layer without an export hook, an unbuilt
+    model, a missing optional dependency or an unsupported setting."""
