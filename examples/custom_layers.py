@@ -22,7 +22,9 @@ From Python, import the module and use the classes like any built-in layer::
                           input_shape=(784,))
     ln.gradcheck(Swish(beta=2.0), (5,))      # raises GradientCheckError if backward is wrong
 
-See ``docs/custom-layers.md`` for the layer contract these classes follow.
+See ``docs/custom-layers.md`` for the layer contract these classes follow. Both
+also implement the ONNX export hook ``to_onnx(builder) -> str`` (see
+``docs/export.md``), so ``ln.export_onnx`` writes models that use them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 import layernet as ln
+from layernet.export import OnnxBuilder
 from layernet.typing import Array, Shape
 from layernet.initializers import InitializerLike, get_initializer, initializer_config
 from layernet.ops import sigmoid
@@ -81,6 +84,15 @@ class Swish(ln.Layer):
     def clear_cache(self) -> None:
         self._x = self._s = None
 
+    def to_onnx(self, builder: OnnxBuilder) -> str:
+        """ONNX export: ``Mul(X, Sigmoid(Mul(X, β)))`` (the inner Mul only when ``β ≠ 1``)."""
+        x = builder.input
+        if self.beta != 1:
+            x_beta = builder.add_node("Mul", [x, builder.add_initializer("beta", np.float32(self.beta))])
+        else:
+            x_beta = x
+        return builder.add_node("Mul", [x, builder.add_node("Sigmoid", [x_beta])])
+
 
 @ln.register_layer
 class Scale(ln.Layer):
@@ -128,6 +140,10 @@ class Scale(ln.Layer):
 
     def clear_cache(self) -> None:
         self._x = None
+
+    def to_onnx(self, builder: OnnxBuilder) -> str:
+        """ONNX export: ``Mul(X, γ)``, broadcast over the last axis as in :meth:`forward`."""
+        return builder.add_node("Mul", [builder.input, builder.add_initializer("scale", self.scale.value)])
 
     def get_config(self) -> dict[str, Any]:
         """``init`` is stored as an initialiser object, so write it back as its config name."""

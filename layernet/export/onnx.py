@@ -277,7 +277,8 @@ def default_input_dtype(preprocessing: Mapping[str, float] | None) -> InputDType
 
 def output_name(model: Sequential) -> str:
     """``"probabilities"`` when the model ends in Softmax or Sigmoid, else ``"output"``."""
-    return PROBABILITIES_NAME if model.layers and type(model.layers[-1]) in (Softmax, Sigmoid) else OUTPUT_NAME
+    ends_in_probabilities = bool(model.layers) and type(model.layers[-1]) in (Softmax, Sigmoid)
+    return PROBABILITIES_NAME if ends_in_probabilities else OUTPUT_NAME
 
 
 def _check_preprocessing(preprocessing: Mapping[str, float] | None) -> tuple[float, float] | None:
