@@ -4,6 +4,9 @@ ONNX Runtime against ``model.predict`` on the embedded sample's 2,000 test digit
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -367,3 +370,32 @@ def test_cli_input_dtype_and_opset(cli: RunCli, trained_run: Path, tmp_path: Pat
     assert "opset 18, input 'input' float32[batch, 784]" in result.stdout
     saved = ln.load_model(trained_run / "model.npz")
     agreement(saved, out, digits((784,), np.float32), PIXELS, "CLI export, float32 input")
+
+
+# -- docs/export.md ------------------------------------------------------------------------------
+DOCS = REPO_ROOT / "docs" / "export.md"
+SKIP = "<!-- docs-test: skip"
+
+
+def python_blocks() -> list[tuple[bool, str]]:
+    """``(skipped, code)`` for each Python block of docs/export.md."""
+    found = re.findall(r"(<!-- docs-test: skip[^\n]*-->\n)?```python\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    return [(bool(marker), code) for marker, code in found]
+
+
+def test_the_docs_examples_run(tmp_path: Path) -> None:
+    """The Python export example writes digits.onnx; the ONNX Runtime script (marked skip because
+    it needs that file) then runs on it; the hook excerpt is the example plugin's code."""
+    (export_ok, export_code), (predict_skipped, predict_code), (hook_skipped, hook_code) = python_blocks()
+    assert not export_ok and predict_skipped and hook_skipped
+    # this checkout's layernet; one BLAS thread, as for the test process (see conftest.py)
+    environment = {"OPENBLAS_NUM_THREADS": "1", **os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    for code in (export_code, predict_code):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                cwd=tmp_path, env=environment, timeout=300)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "digits.onnx").exists() and result.stdout.strip()
+    plugin = (REPO_ROOT / "examples" / "custom_layers.py").read_text()
+    for line in hook_code.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert line.strip() in plugin, line
