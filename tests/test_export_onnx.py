@@ -279,6 +279,24 @@ def test_a_hook_must_return_a_tensor_it_made() -> None:
         onnx_model(model)
 
 
+def test_a_model_that_computes_nothing_at_inference(tmp_path: Path) -> None:
+    model = ln.Sequential([ln.Dropout(0.5)], input_shape=(784,))
+    path = export_onnx(model, tmp_path / "m.onnx")
+    assert [n.op_type for n in onnx.load(str(path)).graph.node] == ["Identity"]
+    raw = digits((784,), np.float32)[:10]
+    np.testing.assert_array_equal(run_onnx(path, raw), raw)
+
+
+class Clash(Cube):
+    def to_onnx(self, builder: Any) -> str:
+        return str(builder.add_node("Relu", [builder.input], [builder.input]))
+
+
+def test_a_hook_cannot_reuse_a_name() -> None:
+    with pytest.raises(ExportError, match="'input' is already used"):
+        onnx_model(ln.Sequential([Clash()], input_shape=(3,)))
+
+
 def test_refuses_unbuilt_models_and_bad_opsets() -> None:
     with pytest.raises(ExportError, match="not built"):
         onnx_model(ln.Sequential([ln.Dense(3)]))

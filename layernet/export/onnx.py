@@ -146,6 +146,10 @@ class OnnxBuilder:
         if outputs is None:
             outputs = [self.fresh(op.lower())]
         else:
+            taken = [name for name in outputs if name in self._names]
+            if taken:
+                raise ExportError(f"{op}: the output name {taken[0]!r} is already used; let add_node "
+                                  f"choose one or take one from builder.fresh")
             self._names.update(outputs)
         if not outputs:
             raise ExportError(f"{op}: a node needs at least one output")
@@ -334,6 +338,7 @@ def onnx_model(model: Sequential, *, preprocessing: Mapping[str, float] | None =
         producer.output[list(producer.output).index(b.input)] = final
     else:
         b.prefix = ""
+        b._names.discard(final)                     # reserved for exactly this node
         b.add_node("Identity", [b.input], [final])
 
     elem = TensorProto.UINT8 if dtype == "uint8" else TensorProto.FLOAT
