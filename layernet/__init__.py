@@ -23,6 +23,7 @@ from .data import load_inputs as load_inputs
 from .data import load_sample as load_sample
 from .errors import ConfigError as ConfigError
 from .errors import DataError as DataError
+from .errors import ExportError as ExportError
 from .errors import GradientCheckError as GradientCheckError
 from .errors import InvalidArgument as InvalidArgument
 from .errors import LayernetError as LayernetError
@@ -31,6 +32,7 @@ from .errors import PairingError as PairingError
 from .errors import ShapeError as ShapeError
 from .errors import TrainingDivergedError as TrainingDivergedError
 from .errors import UnknownNameError as UnknownNameError
+from .export import export_onnx as export_onnx
 from .gradcheck import GradcheckReport as GradcheckReport
 from .gradcheck import gradcheck as gradcheck
 from .initializers import INITIALIZERS as INITIALIZERS
@@ -96,7 +98,7 @@ __all__ = [
     "GlobalAvgPool2D", "MaxPool2D", "NAdam", "RAdam", "RMSprop", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
     "Constant", "CosineDecay", "CrossEntropy", "data", "DataError", "Dataset", "DataSettings",
     "DataSplits", "Dense", "download_mnist", "Dropout", "EarlyStopping", "Evaluation",
-    "ExponentialDecay", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
+    "ExponentialDecay", "ExportError", "export_onnx", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
     "History", "Initializer", "INITIALIZERS", "InvalidArgument", "Layer", "LayernetError", "LAYERS",
     "LeakyReLU", "load_checkpoint", "load_data", "load_inputs", "load_model", "load_run_config",
     "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "MSE",

@@ -25,6 +25,7 @@ from ..model import Sequential
 from ..objective import pair
 from ..training import History
 from ..training.metrics import evaluate
+from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from .progress import Progress
 from .rundir import CONFIG_FILE, SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
@@ -342,4 +343,6 @@ COMMANDS = (
             _data_arguments, data_command),
     Command("plot", "draw a run's learning curves, confusion matrix and weights",
             "layernet plot runs/digits", _plot_arguments, plot_command),
+    Command(export_command.NAME, export_command.HELP, export_command.EXAMPLE,
+            export_command.arguments, export_command.handler),
 )
