@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -238,6 +237,19 @@ def test_each_shipped_config_exports(config: Path, tmp_path: Path) -> None:
     agreement(model, path, digits(model.input_shape), PIXELS, config.name)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_each_shipped_config_on_the_10000_mnist_test_images(config: Path, tmp_path: Path,
+                                                            mnist_dir: Path) -> None:
+    run = ln.load_run_config(config)
+    model = run.build_model()
+    train_briefly(model, steps=3, loss=run.build_loss())
+    path = export_onnx(model, tmp_path / f"{config.stem}.onnx", preprocessing=PIXELS)
+    test = ln.data.load_mnist_dir(mnist_dir).test
+    assert model.input_shape is not None and test is not None and len(test) == 10_000
+    agreement(model, path, test.x.reshape(-1, *model.input_shape), PIXELS, f"{config.name} (10,000)")
+
+
 # -- custom layers ----------------------------------------------------------------------------------
 def test_custom_layers_with_the_hook_export(tmp_path: Path) -> None:
     model = ln.Sequential([ln.Dense(32), custom.Swish(), custom.Scale(init={"type": "uniform", "low": 0.5,
@@ -314,13 +326,10 @@ def test_without_onnx_the_error_says_what_to_install(monkeypatch: pytest.MonkeyP
 
 # -- the command line -------------------------------------------------------------------------
 @pytest.fixture
-def cli(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunCli]:
-    """``run_cli`` with ``export`` registered (a no-op once commands.COMMANDS lists it)."""
-    if not any(c.name == export_command.NAME for c in commands.COMMANDS):
-        spec = commands.Command(export_command.NAME, export_command.HELP, export_command.EXAMPLE,
-                                export_command.arguments, export_command.handler)
-        monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, spec))
-    yield run_cli
+def cli(run_cli: RunCli) -> RunCli:
+    """``run_cli``: the CLI in-process (``layernet export`` is one of its commands)."""
+    assert any(c.name == export_command.NAME for c in commands.COMMANDS)
+    return run_cli
 
 
 CNN_YAML = """
