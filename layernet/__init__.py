@@ -65,6 +65,8 @@ from .losses import MSE as MSE
 from .losses import BinaryCrossEntropy as BinaryCrossEntropy
 from .losses import CrossEntropy as CrossEntropy
 from .losses import Loss as Loss
+from .model import LayernetWarning as LayernetWarning
+from .model import Preprocessing as Preprocessing
 from .model import Sequential as Sequential
 from .objective import Objective as Objective
 from .objective import pair as pair
@@ -89,7 +91,9 @@ from .training import Callback as Callback
 from .training import EarlyStopping as EarlyStopping
 from .training import Evaluation as Evaluation
 from .training import History as History
+from .training import Progress as Progress
 from .training import Trainer as Trainer
+from .training import evaluate as evaluate
 from .training import TrainSettings as TrainSettings
 from .training import fit as fit
 
@@ -97,12 +101,12 @@ __all__ = [
     "__version__", "Adagrad", "Adam", "AdamW", "AvgPool2D", "BatchNorm", "Conv1D", "Conv2D",
     "GlobalAvgPool2D", "MaxPool2D", "NAdam", "RAdam", "RMSprop", "BinaryCrossEntropy", "Callback", "Checkpoint", "ConfigError",
     "Constant", "CosineDecay", "CrossEntropy", "data", "DataError", "Dataset", "DataSettings",
-    "DataSplits", "Dense", "download_mnist", "Dropout", "EarlyStopping", "Evaluation",
+    "DataSplits", "Dense", "download_mnist", "Dropout", "EarlyStopping", "evaluate", "Evaluation",
     "ExponentialDecay", "ExportError", "export_onnx", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
     "History", "Initializer", "INITIALIZERS", "InvalidArgument", "Layer", "LayernetError", "LAYERS",
-    "LeakyReLU", "load_checkpoint", "load_data", "load_inputs", "load_model", "load_run_config",
+    "LayernetWarning", "LeakyReLU", "load_checkpoint", "load_data", "load_inputs", "load_model", "load_run_config",
     "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "MSE",
-    "Objective", "Optimizer", "OPTIMIZERS", "pair", "PairingError", "Parameter", "ParameterBuffer",
+    "Objective", "Optimizer", "OPTIMIZERS", "pair", "PairingError", "Parameter", "ParameterBuffer", "Preprocessing", "Progress",
     "register_layer", "ReLU", "Reshape", "RunConfig", "save_checkpoint", "save_model", "Schedule",
     "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "testing",
     "Trainer", "TrainingDivergedError", "TrainSettings", "UnknownNameError", "validate_config",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -16,6 +18,123 @@ from .errors import InvalidArgument, ModelFileError, ShapeError
 from .layers.base import Layer, layer_config, layer_from_config
 from .parameter import Parameter, ParameterBuffer
 from .typing import Array, DType, Shape, float_dtype
+
+
+class LayernetWarning(UserWarning):
+    """A likely mistake layernet noticed but could work around (e.g. inputs unlike the training data)."""
+
+
+def normalize(rows: npt.NDArray[Any], shift: float | npt.NDArray[Any], scale: float | npt.NDArray[Any],
+              dtype: DType, *, copy: bool = True) -> Array:
+    """``(rows − shift) · scale`` as a ``dtype`` array: the one normalisation both
+    :meth:`layernet.Dataset.batch` and :meth:`Sequential.predict` use, so they agree bit for bit.
+
+    A zero ``shift`` and a unit ``scale`` are skipped; rows already in ``dtype`` that need
+    no normalisation are returned as they are. ``copy=False`` allows normalising ``rows``
+    in place when they are already ``dtype`` (the caller owns them).
+    """
+    has_shift = not (np.isscalar(shift) and shift == 0)
+    has_scale = not (np.isscalar(scale) and scale == 1)
+    out: Array = rows.astype(dtype, copy=copy and (has_shift or has_scale))
+    if has_shift:
+        out -= np.asarray(shift, dtype=dtype)
+    if has_scale:
+        out *= np.asarray(scale, dtype=dtype)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Preprocessing:
+    """How the raw inputs a model was trained on become its inputs: ``(x − shift) · scale``.
+
+    Set by training from the data it saw (``Dataset.shift``/``scale``; uint8 pixels give
+    ``scale = 1/255``), applied by :meth:`Sequential.predict` to raw inputs of the same
+    kind, saved in the model file and restored by :func:`layernet.load_model`.
+
+    Attributes:
+        shift, scale: the normalisation (scalars, or arrays broadcasting over a sample).
+        kind: the numpy dtype kind of the raw training samples: ``"u"`` (unsigned
+            integers such as uint8 pixels), ``"i"``, ``"b"`` or ``"f"`` (floats).
+        dtype: the raw training dtype's name, e.g. ``"uint8"``.
+        low, high: the range of the normalised training values (None when unknown);
+            float inputs well outside it draw a :class:`LayernetWarning`.
+    """
+
+    shift: float | npt.NDArray[Any] = 0.0
+    scale: float | npt.NDArray[Any] = 1.0
+    kind: str = "f"
+    dtype: str = "float32"
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def identity(self) -> bool:
+        """Whether the normalisation changes nothing."""
+        return bool(np.all(np.asarray(self.shift) == 0) and np.all(np.asarray(self.scale) == 1))
+
+    def applies_to(self, x: npt.NDArray[Any]) -> bool:
+        """Whether ``x`` is raw input of the training kind (integers for integer-trained
+        models; floats for float-trained ones), so :meth:`apply` should normalise it."""
+        integer = "uib"
+        if self.kind in integer:
+            return x.dtype.kind in integer
+        return x.dtype.kind == self.kind
+
+    def apply(self, x: npt.NDArray[Any], dtype: DType) -> Array:
+        """``(x − shift) · scale`` as ``dtype``, exactly as :meth:`layernet.Dataset.batch` computes it."""
+        return normalize(x, self.shift, self.scale, dtype)
+
+    def outside(self, x: Array) -> str | None:
+        """A description of how normalised inputs ``x`` leave the training range (with a
+        10 % margin), or None when they stay inside it or the range is unknown."""
+        if self.low is None or self.high is None or x.size == 0:
+            return None
+        low, high = float(np.nanmin(x)), float(np.nanmax(x))
+        margin = 0.1 * max(self.high - self.low, 1e-12)
+        if low >= self.low - margin and high <= self.high + margin:
+            return None
+        return (f"inputs range over [{low:g}, {high:g}] but the model was trained on values in "
+                f"[{self.low:g}, {self.high:g}] ({self.dtype} data normalised as (x - {_short(self.shift)})"
+                f" * {_short(self.scale)})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for a model file (JSON)."""
+        return {"shift": _plain(self.shift), "scale": _plain(self.scale), "kind": self.kind,
+                "dtype": self.dtype, "low": self.low, "high": self.high}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Preprocessing:
+        """The inverse of :meth:`to_dict`; files from older layernet hold only shift and scale
+        (pixels: ``kind`` ``"u"``)."""
+        def number(v: Any) -> float | npt.NDArray[Any]:
+            array = np.asarray(v, dtype=np.float64)
+            return float(array) if array.ndim == 0 else array
+        low, high = value.get("low"), value.get("high")
+        return cls(number(value.get("shift", 0.0)), number(value.get("scale", 1.0)),
+                   str(value.get("kind", "u")), str(value.get("dtype", "uint8")),
+                   None if low is None else float(low), None if high is None else float(high))
+
+    @classmethod
+    def fitted(cls, x: npt.NDArray[Any], shift: float | npt.NDArray[Any],
+               scale: float | npt.NDArray[Any]) -> Preprocessing:
+        """The preprocessing of training samples ``x`` normalised with ``shift``, ``scale``
+        (the range is computed in chunks of rows, so it stays cheap for uint8 images)."""
+        if x.size == 0:
+            return cls(shift, scale, x.dtype.kind, x.dtype.name)
+        lows, highs = [], []
+        for start in range(0, len(x), 8192):
+            chunk = normalize(x[start:start + 8192], shift, scale, np.float64)
+            lows.append(float(np.nanmin(chunk)))
+            highs.append(float(np.nanmax(chunk)))
+        return cls(shift, scale, x.dtype.kind, x.dtype.name, min(lows), max(highs))
+
+
+def _plain(value: float | npt.NDArray[Any]) -> Any:
+    return float(value) if np.ndim(value) == 0 else np.asarray(value).tolist()
+
+
+def _short(value: float | npt.NDArray[Any]) -> str:
+    return f"{float(value):g}" if np.ndim(value) == 0 else f"<array {np.shape(value)}>"
 
 
 class Sequential:
@@ -34,6 +153,8 @@ class Sequential:
         Input ``(batch, *input_shape)``; output ``(batch, *output_shape)``.
 
     Attributes:
+        preprocessing: how raw inputs are normalised (:class:`Preprocessing`), set by
+            training from the data it saw; None until then (inputs are used as given).
         rng: the model's ``np.random.Generator``; layers draw from it.
         buffer: the :class:`ParameterBuffer` holding every parameter (None until built);
             give it (or ``parameters()``) to an optimiser.
@@ -61,6 +182,8 @@ class Sequential:
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
         self.buffer: ParameterBuffer | None = None
+        self.preprocessing: Preprocessing | None = None
+        self._range_warned = False
         if input_shape is not None:
             self.build(tuple(input_shape))
 
@@ -92,12 +215,18 @@ class Sequential:
     def forward(self, x: npt.ArrayLike, *, training: bool = False, until: int | None = None) -> Array:
         """Run ``x`` ``(batch, *input_shape)`` through the layers; returns ``(batch, *output_shape)``.
 
-        Inputs are converted to the model's dtype. With ``training=True``
+        Inputs are converted to the model's dtype; integer inputs (e.g. uint8 pixels) are
+        first normalised by :attr:`preprocessing` when the model has one (float inputs are
+        taken as normalised already: use :meth:`predict` for raw float data). With ``training=True``
         dropout is active. Each layer caches what :meth:`backward` needs.
         ``until`` stops before that layer index (``until=-1``: all but the last
         layer, as a fused loss needs).
         """
-        out: Array = np.asarray(x, dtype=self.dtype)
+        raw = np.asarray(x)
+        if self.preprocessing is not None and raw.dtype.kind in "uib" and self.preprocessing.applies_to(raw):
+            out: Array = self.preprocessing.apply(raw, self.dtype)
+        else:
+            out = np.asarray(raw, dtype=self.dtype)
         if not self.built:
             self.build(out.shape[1:])
         self._check_input(out)
@@ -130,13 +259,42 @@ class Sequential:
         self.backward(grad, input_gradient=False)
 
     def predict(self, x: npt.ArrayLike, batch_size: int = 1024) -> Array:
-        """Outputs for ``x`` ``(n, *input_shape)`` in inference mode, ``batch_size`` rows at a
-        time; returns ``(n, *output_shape)`` and keeps no caches."""
+        """Outputs for raw inputs ``x`` ``(n, *input_shape)`` in inference mode, ``batch_size``
+        rows at a time; returns ``(n, *output_shape)`` (probabilities for a model ending in
+        Softmax) and keeps no caches.
+
+        Inputs of the kind the model was trained on (uint8 pixels, or floats for a
+        float-trained model) are normalised by :attr:`preprocessing` exactly as training
+        normalised its batches, so ``predict(x_test_uint8)`` equals the predictions on the
+        data evaluation saw, bit for bit. Float inputs given to an integer-trained model
+        are used as they are; if they fall well outside the normalised training range a
+        :class:`LayernetWarning` says so (once per model).
+        """
         checks.integer("batch_size", batch_size, min=1)
         data = np.asarray(x)
-        outputs = [self.forward(data[i:i + batch_size]) for i in range(0, max(len(data), 1), batch_size)]
+        outputs = [self.forward(self._prepared(data[i:i + batch_size]))
+                   for i in range(0, max(len(data), 1), batch_size)]
         self.clear_cache()
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+    def preprocess(self, x: npt.ArrayLike) -> Array:
+        """Raw inputs ``x`` as the model's inputs: normalised by :attr:`preprocessing` when
+        they are of the training kind, else only converted to the model dtype."""
+        return self._prepared(np.asarray(x))
+
+    def _prepared(self, x: npt.NDArray[Any]) -> Array:
+        rule = self.preprocessing
+        if rule is None:
+            return np.asarray(x, dtype=self.dtype)
+        out = rule.apply(x, self.dtype) if rule.applies_to(x) else np.asarray(x, dtype=self.dtype)
+        if not self._range_warned and x.dtype.kind == "f":
+            problem = rule.outside(out)
+            if problem is not None:
+                self._range_warned = True
+                hint = (f"; pass the raw {rule.dtype} data (the model normalises it) or normalise "
+                        f"it the same way" if rule.kind in "uib" else "")
+                warnings.warn(f"{problem}{hint}", LayernetWarning, stacklevel=3)
+        return out
 
     def clear_cache(self) -> None:
         """Drop every layer's cached activations."""
@@ -195,7 +353,11 @@ class Sequential:
 
     # -- configuration --------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """The architecture as plain values (``from_config`` rebuilds it, without weights)."""
+        """The architecture as plain values (``from_config`` rebuilds it, without weights).
+
+        The :attr:`preprocessing` is not part of the architecture; :meth:`save` stores it
+        beside it (``from_config`` reads a ``"preprocessing"`` entry when there is one).
+        """
         config: dict[str, Any] = {}
         if self.name is not None:
             config["name"] = self.name
@@ -208,9 +370,12 @@ class Sequential:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         """Create (and build, when ``input_shape`` is given) a model from :meth:`get_config` output."""
-        return cls([layer_from_config(c) for c in config["layers"]],
-                   input_shape=config.get("input_shape"), seed=config.get("seed", 0),
-                   dtype=config.get("dtype", "float32"), name=config.get("name"))
+        model = cls([layer_from_config(c) for c in config["layers"]],
+                    input_shape=config.get("input_shape"), seed=config.get("seed", 0),
+                    dtype=config.get("dtype", "float32"), name=config.get("name"))
+        if config.get("preprocessing") is not None:
+            model.preprocessing = Preprocessing.from_dict(config["preprocessing"])
+        return model
 
     # -- presentation -----------------------------------------------------------
     def summary(self) -> str:
@@ -258,14 +423,15 @@ class Sequential:
                              f"(batch, {', '.join(map(str, self.input_shape))}){hint}")
 
     # -- files -------------------------------------------------------------------
-    def save(self, path: str | Path, *, preprocessing: dict[str, float] | None = None) -> None:
-        """Write architecture and weights to one ``.npz`` model file, atomically
-        (format in :mod:`layernet.archive`; read it back with :func:`layernet.load_model`).
+    def save(self, path: str | Path, *, preprocessing: Mapping[str, float] | None = None) -> None:
+        """Write architecture, weights and :attr:`preprocessing` to one ``.npz`` model file,
+        atomically (format in :mod:`layernet.archive`; read it back with
+        :func:`layernet.load_model`, which restores the preprocessing too).
 
         Args:
             path: the file to write.
-            preprocessing: how raw inputs were normalised in training, ``{"shift": s,
-                "scale": c}`` for ``(x − s) · c``, stored so the file alone can classify raw inputs.
+            preprocessing: ``{"shift": s, "scale": c}`` for ``(x − s) · c`` to store instead of
+                the model's own :attr:`preprocessing` (for a model trained outside layernet).
 
         Raises:
             ModelFileError: the model is not built, or the file cannot be written.
@@ -273,6 +439,12 @@ class Sequential:
         if not self.built:
             raise ModelFileError(f"{path}: cannot save an unbuilt model; build it with "
                                  f"model.build(input_shape) or train it first")
-        extra = {} if preprocessing is None else {"preprocessing": json_array(dict(preprocessing))}
-        write_archive(path, {**header(MODEL_FORMAT), "config": json_array(self.get_config()),
+        rule = self.preprocessing if preprocessing is None else Preprocessing.from_dict(preprocessing)
+        config = self.get_config()
+        extra: dict[str, Any] = {}
+        if rule is not None:
+            config["preprocessing"] = rule.to_dict()
+            if np.ndim(rule.shift) == 0 and np.ndim(rule.scale) == 0:
+                extra["preprocessing"] = json_array({"shift": float(rule.shift), "scale": float(rule.scale)})
+        write_archive(path, {**header(MODEL_FORMAT), "config": json_array(config),
                              **extra, **prefixed(WEIGHTS_PREFIX, self.get_weights())})

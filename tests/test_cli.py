@@ -117,8 +117,12 @@ def test_evaluate_json_matches_the_run_metrics(run_cli: RunCli, trained: Path) -
     confusion = np.array(report["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 2000
     assert np.trace(confusion) / 2000 == pytest.approx(report["accuracy"])
+    assert report["top_k"]["1"] == report["accuracy"] and set(report["top_k"]) == {"1", "2", "3", "4", "5"}
+    assert len(report["per_class"]["f1"]) == 10 and sum(report["per_class"]["support"]) == 2000
+    assert len(report["misclassified"]) == 2000 - np.trace(confusion)
     plain = run_cli("evaluate", trained / "model.npz")
     assert plain.returncode == 0 and "accuracy" in plain.stdout
+    assert "top-5" in plain.stdout and "precision  recall      f1  support" in plain.stdout
 
 
 def test_predict_writes_a_kaggle_submission(run_cli: RunCli, trained: Path, kaggle_test_csv: Path,

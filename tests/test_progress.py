@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 import layernet as ln
-from layernet.cli.progress import Progress
+from layernet.training.progress import Progress
 from layernet.training.settings import EarlyStopping as EarlyStoppingSettings
 
 

@@ -27,8 +27,9 @@ from ..training import History
 from ..training.metrics import evaluate
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
-from .progress import Progress
-from .rundir import CONFIG_FILE, SavedRun, default_run_directory, open_run, plot_run, read_history, train_run
+from ..training.progress import Progress
+from .rundir import (CONFIG_FILE, SavedRun, default_run_directory, model_outputs, open_run, plot_run,
+                     read_history, train_run)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -141,7 +142,9 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    """``layernet evaluate``: loss, accuracy and confusion matrix on labelled data."""
+    """``layernet evaluate``: loss, accuracy, top-k accuracy, per-class precision/recall/F1
+    and the confusion matrix on labelled data (``--json``: all of them, plus the
+    misclassified row indices)."""
     run = open_run(args.model)
     data = _inputs(run, args.data) if args.data else _default_test_data(run)
     if data.y is None:
@@ -149,10 +152,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
                         "'label' column); use 'layernet predict' for unlabelled data")
     result = evaluate(run.model, run.loss, data)
     if args.json:
-        say(json.dumps({"data": data.name, "samples": result.samples, "loss": result.loss,
-                        "accuracy": result.accuracy, "confusion": result.confusion.tolist()}))
+        say(json.dumps({"data": data.name, **result.to_dict()}))
         return 0
     say(f"{data.name}: {result.samples} samples, loss {result.loss:.4f}, accuracy {result.accuracy:.4f}")
+    if result.top_k:
+        say("top-k accuracy: " + "  ".join(f"top-{k} {v:.4f}" for k, v in result.top_k.items()))
+    say("per class:")
+    say(result.report())
     say("confusion matrix (rows: true label, columns: predicted):")
     say(confusion_table(result.confusion))
     return 0
@@ -202,7 +208,7 @@ def predict_command(args: argparse.Namespace) -> int:
     data = _inputs(run, args.input)
     import pandas as pd  # imported where used: it is slow to import
 
-    probs = run.loss.probabilities(run.model.predict(data.batch(slice(None), run.model.dtype)))
+    probs = run.loss.probabilities(model_outputs(run.model, data))
     frame = pd.DataFrame({"ImageId": np.arange(1, len(data) + 1),
                           "Label": predicted_classes(probs)})
     if args.probabilities:

@@ -33,7 +33,7 @@ from ..config import RunConfig, load_run_config
 from ..data import DataSplits, Dataset, load_data
 from ..errors import LayernetError, ModelFileError
 from ..io.checkpoints import Checkpoint, restore_checkpoint
-from ..io.models import load_model, load_preprocessing, save_model
+from ..io.models import load_model, load_preprocessing
 from ..layers import Dense
 from ..losses import CrossEntropy, Loss
 from ..model import Sequential
@@ -119,7 +119,7 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
         raise
     seconds = time.perf_counter() - started
     test = trainer.evaluate(splits.test) if splits.test is not None else None
-    save_model(trainer.model, directory / MODEL_FILE, preprocessing=preprocessing(splits.train))
+    trainer.model.save(directory / MODEL_FILE)  # with its preprocessing, set by fit from the data
     write_text(directory / HISTORY_FILE, history.to_dataframe().to_csv(index=False))
     metrics = run_metrics(config, trainer, splits, test, seconds)
     write_text(directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
@@ -213,10 +213,21 @@ def open_run(path: Path) -> SavedRun:
 
 
 def _with_preprocessing(run: SavedRun, model_path: Path) -> SavedRun:
+    rule = run.model.preprocessing
+    if rule is not None and np.ndim(rule.shift) == 0 and np.ndim(rule.scale) == 0:
+        run.shift, run.scale = float(rule.shift), float(rule.scale)
+        return run
     stored = load_preprocessing(model_path)
     if stored is not None:
         run.shift, run.scale = stored["shift"], stored["scale"]
     return run
+
+
+def model_outputs(model: Sequential, data: Dataset, batch_size: int = 1024) -> np.ndarray[Any, Any]:
+    """The model's outputs on ``data``, normalised by the dataset (as evaluation sees it)."""
+    outputs = [model.forward(x) for _, x in data.batches(batch_size, model.dtype)]
+    model.clear_cache()
+    return np.concatenate(outputs)
 
 
 def read_history(directory: Path) -> History:
@@ -238,7 +249,7 @@ def plot_run(directory: Path, model: Sequential, loss: Loss, history: History,
     columns = {column: history[column] for column in history.columns}
     written = [plots.plot_history(columns, directory / PLOTS[0])]
     if test is not None and test.y is not None:
-        predicted = loss.predicted_classes(model.predict(test.batch(slice(None), model.dtype)))
+        predicted = loss.predicted_classes(model_outputs(model, test))
         classes = int(max(predicted.max(), test.y.max())) + 1
         written.append(plots.plot_confusion(confusion_matrix(test.y, predicted, classes),
                                             directory / PLOTS[1]))

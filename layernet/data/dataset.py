@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import DataError
+from ..model import normalize
 from ..typing import Array, DType
 
 
@@ -50,14 +51,7 @@ class Dataset:
         returned as a view (no copy); preprocessing never touches ``x`` itself.
         """
         rows = self.x[index]
-        shift = not (np.isscalar(self.shift) and self.shift == 0)
-        scale = not (np.isscalar(self.scale) and self.scale == 1)
-        out: Array = rows.astype(dtype, copy=(shift or scale) and np.may_share_memory(rows, self.x))
-        if shift:
-            out -= np.asarray(self.shift, dtype=dtype)
-        if scale:
-            out *= np.asarray(self.scale, dtype=dtype)
-        return out
+        return normalize(rows, self.shift, self.scale, dtype, copy=np.may_share_memory(rows, self.x))
 
     def batches(self, size: int, dtype: DType = np.float32) -> Iterator[tuple[slice, Array]]:
         """Rows in order, ``size`` at a time: ``(rows, batch)`` with ``batch`` ``(≤ size, *sample_shape)``."""
@@ -116,3 +110,11 @@ class DataSplits:
 
     train: Dataset
     test: Dataset | None = None
+
+
+@dataclass
+class SampleSplits(DataSplits):
+    """:func:`layernet.load_sample`'s splits: like :class:`DataSplits`, but the test split is
+    always there (typed ``Dataset``, not optional)."""
+
+    test: Dataset

@@ -11,21 +11,24 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .dataset import DataSplits
+from .dataset import SampleSplits
 from .mnist_format import load_mnist_dir
 
 #: The folder holding the embedded sample's four IDX files.
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 
 
-def load_sample() -> DataSplits:
-    """The embedded MNIST sample.
+def load_sample() -> SampleSplits:
+    """The embedded MNIST sample, preprocessed like arrays given to :func:`layernet.fit`.
 
     Returns:
-        ``DataSplits`` with ``train`` ``x`` ``(10000, 28, 28)`` uint8 and ``y``
-        ``(10000,)`` int64, and ``test`` ``(2000, 28, 28)`` / ``(2000,)``.
+        ``SampleSplits`` with ``train`` ``x`` ``(10000, 28, 28)`` uint8 and ``y``
+        ``(10000,)`` int64, and ``test`` (never None) ``(2000, 28, 28)`` / ``(2000,)``.
+        Both scale pixels by 1/255 per batch (``scale = 1/255``), exactly as
+        ``Dataset.from_arrays(x_uint8, y)`` does, so ``ln.fit(model, splits.train)`` and
+        ``ln.fit(model, splits.train.x, splits.train.y)`` train on the same numbers.
     """
     splits = load_mnist_dir(SAMPLE_DIR)
     assert splits.test is not None, "the embedded sample always has a test split"
-    return DataSplits(replace(splits.train, name="MNIST sample (train)"),
-                      replace(splits.test, name="MNIST sample (test)"))
+    return SampleSplits(replace(splits.train, name="MNIST sample (train)", scale=1 / 255),
+                        replace(splits.test, name="MNIST sample (test)", scale=1 / 255))

@@ -7,14 +7,16 @@ The ``train.early_stopping`` settings dataclass is exported as
 from .callbacks import BatchLogs as BatchLogs
 from .callbacks import Callback as Callback
 from .callbacks import EarlyStopping as EarlyStopping
+from .fitting import evaluate as evaluate
 from .fitting import fit as fit
 from .history import History as History
 from .metrics import Evaluation as Evaluation
+from .progress import Progress as Progress
 from .settings import EarlyStopping as EarlyStoppingSettings
 from .settings import TrainSettings as TrainSettings
 from .trainer import Trainer as Trainer
 
 __all__ = [
     "BatchLogs", "Callback", "EarlyStopping", "EarlyStoppingSettings", "Evaluation", "History",
-    "TrainSettings", "Trainer", "fit",
+    "Progress", "TrainSettings", "Trainer", "evaluate", "fit",
 ]

@@ -13,14 +13,14 @@ import numpy.typing as npt
 from ..data.dataset import Dataset
 from ..errors import DataError, InvalidArgument, TrainingDivergedError
 from ..losses import Loss
-from ..model import Sequential
+from ..model import Preprocessing, Sequential
 from ..objective import pair
 from ..optimizers import Optimizer
 from ..schedules import Schedule
 from ..typing import Array
 from .callbacks import BatchLogs, Callback, EarlyStopping
 from .history import History, Row
-from .metrics import Evaluation, check_fits, evaluate
+from .metrics import Evaluation, as_dataset, as_inputs, as_validation, check_fits, evaluate
 from .settings import TrainSettings
 
 Labels = npt.NDArray[np.integer[Any]]
@@ -101,31 +101,43 @@ class Trainer:
         self._logs = BatchLogs()
 
     # -- training -------------------------------------------------------------------
-    def fit(self, train: Dataset, validation: Dataset | None = None, *,
+    def fit(self, x: Dataset | npt.ArrayLike, y: npt.ArrayLike | Dataset | None = None, *,
+            validation_data: Dataset | tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
             epochs: int | None = None) -> History:
         """Train until ``epochs`` epochs are complete in total (default ``settings.epochs``).
 
         Continues from :attr:`epoch`, so a resumed trainer finishes the run.
-        Without ``validation``, ``settings.validation_split`` holds out a
-        seeded random fraction of ``train`` (the same rows on every call).
+        Without validation data, ``settings.validation_split`` holds out a
+        seeded random fraction of the training rows (the same rows on every call).
+        The model's :attr:`~layernet.Sequential.preprocessing` is set from the
+        training data (its ``shift``/``scale``), so ``model.predict`` on raw inputs
+        normalises them as training did.
 
         Args:
-            train: labelled rows ``x`` ``(n, *model.input_shape)``, ``y`` ``(n,)``.
-            validation: labelled rows evaluated after every epoch.
+            x: a labelled :class:`Dataset`, or samples ``(n, *model.input_shape)``
+                (uint8 pixels are scaled by 1/255, floats used as they are).
+            y: integer labels ``(n,)`` when ``x`` is an array. (For compatibility a
+                Dataset here is taken as the validation data: ``fit(train, validation)``.)
+            validation_data: a Dataset or ``(x_val, y_val)`` evaluated after every epoch.
             epochs: total epochs to reach; None means ``settings.epochs``.
 
         Returns:
             :attr:`history`, one row per epoch since the start of the run.
 
         Raises:
-            DataError: missing labels, rows that do not fit the model, labels
-                out of range, or a split that leaves no rows.
+            DataError: data that is neither a Dataset nor arrays, missing labels, rows
+                that do not fit the model, labels out of range, or a split that leaves no rows.
             TrainingDivergedError: the loss became nan or infinite.
         """
-        train, validation = self.split(train, validation)
+        if isinstance(y, Dataset):
+            if validation_data is not None:
+                raise DataError("validation data given twice: as the second argument and as validation_data")
+            y, validation_data = None, y
+        train, validation = self.split(as_dataset(x, y, "x"), as_validation(validation_data))
         for data in (train, validation):
             if data is not None:
                 check_fits(self.model, data)
+        self.model.preprocessing = Preprocessing.fitted(train.x, train.shift, train.scale)
         full = (train.batch(slice(None), self.model.dtype), train.labels()) \
             if self.settings.batch_size == "full" else None
         target = self.settings.epochs if epochs is None else epochs
@@ -217,10 +229,12 @@ class Trainer:
         """Class probabilities ``(n, *output_shape)`` for ``data`` (inference mode).
 
         The model outputs, passed through softmax (sigmoid) when the loss takes
-        logits (``from_logits=True``). Arrays follow :meth:`Dataset.from_arrays`'s rules.
+        logits (``from_logits=True``). Arrays are raw inputs, normalised by the model's
+        :attr:`~layernet.Sequential.preprocessing` (see :meth:`Sequential.predict`).
         """
-        dataset = data if isinstance(data, Dataset) else Dataset.from_arrays(data)
-        outputs = [self.model.forward(x) for _, x in dataset.batches(batch_size, self.model.dtype)]
+        if not isinstance(data, Dataset):
+            return self.loss.probabilities(self.model.predict(as_inputs(data), batch_size))
+        outputs = [self.model.forward(x) for _, x in data.batches(batch_size, self.model.dtype)]
         self.model.clear_cache()
         if not outputs:
             return np.empty((0, *(self.model.output_shape or ())), dtype=self.model.dtype)

@@ -1,4 +1,8 @@
-"""Progress reporting for ``layernet train``: a tqdm bar per epoch on a terminal, one line per epoch otherwise."""
+"""Progress reporting for training: a tqdm bar per epoch on a terminal, one line per epoch otherwise.
+
+The one module outside the CLI that writes: it is opt-in (``ln.fit(verbose=...)``, ``layernet
+train``) and writes only to the stream it is given (standard error by default).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from typing import TYPE_CHECKING, Never, TextIO
 
 from tqdm import tqdm
 
-from ..training.callbacks import BatchLogs, Callback, EarlyStopping
+from .callbacks import BatchLogs, Callback, EarlyStopping
 
 if TYPE_CHECKING:
-    from ..training.trainer import Trainer
+    from .trainer import Trainer
 
 
 def format_epoch(epoch: int, epochs: int, logs: dict[str, float]) -> str:
