@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 
 import layernet as ln
+from layernet.cli.rundir import claim_run_directory, default_run_directory
 from layernet.config import load_run_config
 from layernet.data import load_sample, write_kaggle_csv
 
@@ -333,3 +334,28 @@ def test_existing_output_directory_is_refused(run_cli: RunCli, trained: Path, tm
     run = copy_run(trained, tmp_path)
     result = run_cli("train", ADAM, "--out", run)
     assert result.returncode == 2 and "--resume" in result.stderr
+
+
+def test_run_directories_claimed_in_the_same_second_differ(tmp_path: Path) -> None:
+    config = load_run_config(ADAM)
+    base = default_run_directory(config, tmp_path)
+    base.mkdir(parents=True)  # as if another training started this second
+    claimed = [claim_run_directory(config, tmp_path) for _ in range(3)]
+    assert len({*claimed, base}) == 4 and all(path.is_dir() for path in claimed)
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_parallel_trainings_get_their_own_run_directories(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text("model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}\n"
+                      "train: {epochs: 1}\ndata: {source: sample, limit: 100}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    children = [subprocess.Popen([sys.executable, "-m", "layernet", "train", str(config), "--no-plots",
+                                  "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 4 and all((run / "model.npz").exists() for run in runs)

@@ -28,7 +28,7 @@ from ..training.metrics import evaluate
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
-from .rundir import (CONFIG_FILE, SavedRun, default_run_directory, model_outputs, open_run, plot_run,
+from .rundir import (CONFIG_FILE, SavedRun, claim_run_directory, model_outputs, open_run, plot_run,
                      read_history, train_run)
 
 Handler = Callable[[argparse.Namespace], int]
@@ -79,13 +79,15 @@ def train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, data_source=args.data)
     if args.resume is not None:
         _check_resumable(config, args.resume)
-    directory = args.resume or args.out or default_run_directory(config)
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise LayernetError(f"{args.out}: already exists and is not empty; choose another --out "
                             f"or continue it with --resume {args.out}")
+    claimed = args.resume is None and args.out is None
+    directory = claim_run_directory(config) if claimed else (args.resume or args.out)
     header = f"training {config.source} -> {directory}"
     progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
-    result = train_run(config, directory, resume=args.resume is not None, callbacks=progress)
+    result = train_run(config, directory, resume=args.resume is not None, callbacks=progress,
+                       claimed=claimed)
     model = result.trainer.model
     history = result.trainer.history
     plots = [] if args.no_plots else _plots(result.directory, model, result.trainer.loss, history,

@@ -68,15 +68,28 @@ class RunResult:
 
 
 def default_run_directory(config: RunConfig, root: Path = Path("runs")) -> Path:
-    """``runs/<config name>-<UTC timestamp>``, unique within ``root``."""
+    """``runs/<config name>-<UTC timestamp>`` (not created; :func:`claim_run_directory` creates one)."""
     stem = Path(config.source).stem if config.source and config.source != "<string>" else "run"
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    candidate = root / f"{stem}-{stamp}"
-    suffix = 1
-    while candidate.exists():
-        suffix += 1
-        candidate = root / f"{stem}-{stamp}-{suffix}"
-    return candidate
+    return root / f"{stem}-{stamp}"
+
+
+def claim_run_directory(config: RunConfig, root: Path = Path("runs")) -> Path:
+    """Create and return a new, empty run directory ``runs/<config name>-<UTC timestamp>[-N]``.
+
+    The directory is created with ``mkdir(exist_ok=False)``, so two trainings started in the
+    same second (in other processes, too) never share one: the second one gets ``-2``, then ``-3``...
+    """
+    base = default_run_directory(config, root)
+    root.mkdir(parents=True, exist_ok=True)
+    for suffix in range(1, 10_000):
+        candidate = base if suffix == 1 else base.with_name(f"{base.name}-{suffix}")
+        try:
+            candidate.mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise LayernetError(f"{root}: could not create a new run directory after {base.name}-9999")
 
 
 def prepare_run(config: RunConfig, callbacks: Sequence[Callback] = ()) -> tuple[Trainer, DataSplits]:
@@ -94,27 +107,30 @@ def prepare_run(config: RunConfig, callbacks: Sequence[Callback] = ()) -> tuple[
 
 
 def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
-              callbacks: Sequence[Callback] = ()) -> RunResult:
+              callbacks: Sequence[Callback] = (), claimed: bool = False) -> RunResult:
     """Train ``config`` and write the run directory ``directory``.
 
     Nothing is written until the data is loaded and the model is built, and a
     new directory is removed again if training fails before its first epoch
-    ends, so a bad config or data file leaves no directory behind. With
-    ``resume`` the run continues from ``directory/checkpoints/last.npz`` up to
-    ``config.train.epochs`` epochs in total.
+    ends, so a bad config or data file leaves no directory behind (``claimed``:
+    the caller created ``directory`` empty for this run, see
+    :func:`claim_run_directory`; it is removed likewise). With ``resume`` the run
+    continues from ``directory/checkpoints/last.npz`` up to ``config.train.epochs``
+    epochs in total.
     """
+    created = claimed or not directory.exists()
     checkpoints = Checkpoint(directory / CHECKPOINTS, every=config.train.checkpoint_every)
-    trainer, splits = prepare_run(config, [*callbacks, checkpoints])
-    if resume:
-        resume_from(directory, trainer)
-    created = not directory.exists()
-    directory.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    trainer: Trainer | None = None
     try:
+        trainer, splits = prepare_run(config, [*callbacks, checkpoints])
+        if resume:
+            resume_from(directory, trainer)
+        directory.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
         write_text(directory / CONFIG_FILE, config.to_yaml())
         history = trainer.fit(splits.train)
     except LayernetError:
-        if created and not trainer.history.rows:
+        if created and (trainer is None or not trainer.history.rows):
             shutil.rmtree(directory, ignore_errors=True)
         raise
     seconds = time.perf_counter() - started
