@@ -57,7 +57,13 @@ def say(message: str = "") -> None:
 
 # -- train ----------------------------------------------------------------------------
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="the run's YAML config (see docs/yaml-reference.md)")
+    parser.add_argument("config", nargs="?", help="the run's YAML config (see docs/yaml-reference.md); "
+                        "optional with --resume, which uses the run's own config.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override any config key, e.g. --set optimizer.lr=0.01 --set "
+                        "model.layers[0].units=32 (VALUE is YAML; repeatable; checked like the file)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config (every default and override) and exit")
     parser.add_argument("--data", metavar="SPEC", help="data to train on: 'sample', 'mnist', an IDX "
                         "directory, a Kaggle .csv or an .npz (default: the config's data.source)")
     parser.add_argument("--epochs", type=int, metavar="N", help="total epochs (overrides train.epochs)")
@@ -75,8 +81,17 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """``layernet train``: train a config and write a run directory."""
-    config = load_run_config(args.config, allow_plugins=True).with_overrides(
+    if args.config is None and args.resume is None:
+        raise LayernetError("train needs a config (layernet train CONFIG) or --resume RUN_DIR")
+    source = args.config if args.config is not None else args.resume / CONFIG_FILE
+    if args.config is None and not source.exists():
+        raise LayernetError(f"{args.resume}: not a run directory ({CONFIG_FILE} is missing); "
+                            "give the config too: layernet train CONFIG --resume RUN_DIR")
+    config = load_run_config(source, allow_plugins=True, overrides=args.overrides).with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, data_source=args.data)
+    if args.print_config:
+        sys.stdout.write(config.to_yaml())
+        return 0
     if args.resume is not None:
         _check_resumable(config, args.resume)
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):

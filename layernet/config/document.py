@@ -66,8 +66,18 @@ class Document:
         return None
 
     def label(self, path: KeyPath) -> str:
-        """How ``path`` is named in messages."""
-        return self.labels.get(path) or format_path(path)
+        """How ``path`` is named in messages: the label of ``path`` or of its nearest
+        labelled parent (``--set model.layers[0]`` + ``.units``), else its key path."""
+        for end in range(len(path), 0, -1):
+            label = self.labels.get(path[:end])
+            if label is not None:
+                rest = format_path(("_", *path[end:]))[1:]
+                return label + rest
+        return format_path(path)
+
+    def labelled(self, path: KeyPath) -> bool:
+        """Whether ``path`` or one of its parents was set from outside the text (a flag)."""
+        return any(path[:end] in self.labels for end in range(len(path), 0, -1))
 
 
 class Problems:
@@ -87,7 +97,7 @@ class Problems:
 
     def error(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> ConfigError:
         """A :class:`ConfigError` for ``path`` with its line and column."""
-        mark = self.document.locate(path, at_key=at_key)
+        mark = None if self.document.labelled(path) else self.document.locate(path, at_key=at_key)
         line, column = mark if mark is not None else (None, None)
         return ConfigError(message, path=self.document.label(path), line=line, column=column,
                            hint=hint, source=self.document.source)

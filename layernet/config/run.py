@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from .sections import (
     resolve_optimizer,
     resolve_schedule,
 )
-from .text import dump_yaml, plain, read_document
+from .text import dump_yaml, parse_document, plain, read_document
 
 #: The top-level keys of a run config, in the order :meth:`RunConfig.to_yaml` writes them.
 SECTIONS = ("plugins", "model", "loss", "optimizer", "schedule", "train", "data")
@@ -125,7 +126,8 @@ class RunConfig:
         return dump_yaml(self.to_dict())
 
 
-def load_run_config(source: str | Path, *, allow_plugins: bool = False) -> RunConfig:
+def load_run_config(source: str | Path, *, allow_plugins: bool = False,
+                    overrides: Sequence[str] = ()) -> RunConfig:
     """Load and check a run config from a file path or YAML text.
 
     ``source`` is YAML text when it is a ``str`` containing a newline, or
@@ -135,11 +137,88 @@ def load_run_config(source: str | Path, *, allow_plugins: bool = False) -> RunCo
     defaults: loss ``CrossEntropy``, optimizer ``{type: Adam, lr: 0.001}``, no
     schedule, ``TrainSettings()``, ``DataSettings()``.
 
+    ``overrides`` are ``KEY=VALUE`` assignments applied to the text before it is
+    checked (``layernet train --set``): ``KEY`` is a key path such as
+    ``optimizer.lr`` or ``model.layers[0].units`` and ``VALUE`` is parsed as YAML
+    (``0.01``, ``true``, ``null``, ``[64, 64]``, ``{type: StepDecay}``). A problem
+    with an overridden value names the override (``--set model.layers[0].units``).
+
     Raises:
         layernet.ConfigError: for every problem found, the first described and
             all of them in its ``problems`` attribute.
     """
-    return resolve_run(read_document(source), allow_plugins=allow_plugins)
+    document = read_document(source)
+    for assignment in overrides:
+        apply_override(document, assignment)
+    return resolve_run(document, allow_plugins=allow_plugins)
+
+
+_STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
+
+
+def parse_key_path(text: str) -> KeyPath | None:
+    """``"model.layers[0].units"`` -> ``("model", "layers", 0, "units")``; None when malformed."""
+    path: list[str | int] = []
+    position = 0
+    while position < len(text):
+        match = _STEP.match(text, position)
+        if match is None or (match.group(0).startswith(".") and not path):
+            return None
+        path.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        position = match.end()
+    return tuple(path) if path and isinstance(path[0], str) else None
+
+
+def apply_override(document: Document, assignment: str) -> None:
+    """Set ``KEY=VALUE`` (see :func:`load_run_config`) in ``document``, labelling the key
+    ``--set KEY`` for messages. Missing mappings on the way are created.
+
+    Raises:
+        layernet.ConfigError: a malformed assignment, or a path through a value that
+            is not a mapping or list, or a list index out of range.
+    """
+    key, equals, text = assignment.partition("=")
+    key = key.strip()
+    flag = f"--set {key}"
+    path = parse_key_path(key)
+    if not equals or path is None:
+        raise ConfigError(f"expected KEY=VALUE with KEY a key path such as optimizer.lr or "
+                          f"model.layers[0].units, got {assignment!r}", path="--set")
+    value = parse_document(f"value: {text}", flag).data["value"] if text.strip() else None
+    node: Any = document.data
+    for depth, step in enumerate(path[:-1]):
+        following = path[depth + 1]
+        node = _child(node, step, following, flag, path[:depth + 1])
+    last = path[-1]
+    if isinstance(node, dict) and isinstance(last, str):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    else:
+        raise _override_error(flag, node, last)
+    document.labels[path] = flag
+
+
+def _child(node: Any, step: str | int, following: str | int, flag: str, where: KeyPath) -> Any:
+    if isinstance(node, dict) and isinstance(step, str):
+        if node.get(step) is None:
+            node[step] = [] if isinstance(following, int) else {}
+        return node[step]
+    if isinstance(node, list) and isinstance(step, int) and step < len(node):
+        return node[step]
+    raise _override_error(flag, node, step)
+
+
+def _override_error(flag: str, node: Any, step: str | int) -> ConfigError:
+    if isinstance(node, list):
+        what = f"the list has {len(node)} entries" if isinstance(step, int) else "it is a list: use [index]"
+    elif isinstance(node, dict):
+        what = f"{step!r} is a list index but the value is a mapping"
+    else:
+        what = f"the value there is {node!r}, not a mapping or list"
+    return ConfigError(f"cannot set it: {what}", path=flag,
+                       hint="write a layer as a mapping first, e.g. --set model.layers[0]='{type: Dense, units: 32}'"
+                       if isinstance(node, str) else "")
 
 
 def validate_config(source: str | Path, *, allow_plugins: bool = False) -> RunConfig:
