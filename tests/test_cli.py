@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,7 +30,8 @@ import pandas as pd
 import pytest
 
 import layernet as ln
-from layernet.cli.rundir import claim_run_directory, default_run_directory
+from layernet.cli import main
+from layernet.cli.rundir import claim_run_directory, default_run_directory, train_run
 from layernet.config import load_run_config
 from layernet.data import load_sample, write_kaggle_csv
 
@@ -359,3 +363,63 @@ def test_parallel_trainings_get_their_own_run_directories(tmp_path: Path) -> Non
         assert child.returncode == 0, err
     runs = sorted((tmp_path / "runs").iterdir())
     assert len(runs) == 4 and all((run / "model.npz").exists() for run in runs)
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_leaves_live_files_a_checkpoint_and_a_resume_hint(
+        tmp_path: Path, signum: int, code: int) -> None:
+    config = tmp_path / "long.yaml"
+    config.write_text("model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}\n"
+                      "train: {epochs: 1000, batch_size: 100}\ndata: {source: sample, limit: 500}\n")
+    run = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "layernet", "train", str(config), "--out", str(run),
+                              "--no-plots", "--quiet"], cwd=tmp_path, env=_child_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        history = run / "history.csv"
+        if history.exists() and len(history.read_text().splitlines()) >= 3:  # header + 2 epochs
+            break
+        time.sleep(0.05)
+    child.send_signal(signum)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == code, err
+    assert f"layernet train --resume {run}" in err
+    rows = pd.read_csv(run / "history.csv")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["epochs"] == len(rows) >= 2
+    assert (run / "checkpoints" / "last.npz").exists()
+    assert ln.load_checkpoint(run / "checkpoints" / "last.npz").epoch == len(rows)
+
+
+def test_history_and_metrics_are_written_after_every_epoch(tmp_path: Path) -> None:
+    seen: list[tuple[int, str]] = []
+
+    class Watch(ln.Callback):
+        def on_epoch_begin(self, trainer: ln.Trainer, epoch: int) -> None:
+            if epoch > 1:
+                rows = len(pd.read_csv(tmp_path / "run" / "history.csv"))
+                seen.append((rows, json.loads((tmp_path / "run" / "metrics.json").read_text())["status"]))
+
+    config = load_run_config("model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}\n"
+                             "train: {epochs: 3}\ndata: {source: sample, limit: 200}\n")
+    result = train_run(config, tmp_path / "run", callbacks=[Watch()])
+    assert seen == [(1, "running"), (2, "running")] and result.metrics["status"] == "finished"
+
+
+def test_a_closed_pipe_ends_quietly(trained: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``layernet evaluate RUN | head -1``: the reader leaves, the next write fails, exit 0."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["evaluate", str(trained)]) == 0
+    assert capsys.readouterr().err == ""

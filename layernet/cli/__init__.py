@@ -7,6 +7,7 @@ on standard error and exit code 2; a failed gradient check exits with 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -51,11 +52,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except LayernetError as error:
         return _fail(str(error))
+    except BrokenPipeError:
+        return _closed_pipe()
     except OSError as error:
         return _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("layernet: interrupted", file=sys.stderr)
-        return 130
+        return int(getattr(stop, "exit_code", 130))
+
+
+
+def _closed_pipe() -> int:
+    """The reader of standard output went away (``layernet evaluate RUN | head -1``): stop
+    quietly with status 0, as ``head`` intended, and keep Python from complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (captured output)
+        pass
+    return 0
 
 
 def _fail(message: str) -> int:

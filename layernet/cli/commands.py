@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,8 +103,16 @@ def train(args: argparse.Namespace) -> int:
     directory = claim_run_directory(config) if claimed else (args.resume or args.out)
     header = f"training {config.source} -> {directory}"
     progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
-    result = train_run(config, directory, resume=args.resume is not None, callbacks=progress,
-                       claimed=claimed)
+    try:
+        with _sigterm_interrupts():
+            result = train_run(config, directory, resume=args.resume is not None, callbacks=progress,
+                               claimed=claimed)
+    except KeyboardInterrupt:
+        if (directory / CONFIG_FILE).exists() and (directory / "history.csv").exists():
+            print(f"layernet: training stopped; {directory}/ holds history.csv, metrics.json and "
+                  f"checkpoints/last.npz; continue it with: layernet train --resume {directory}",
+                  file=sys.stderr, flush=True)
+        raise
     model = result.trainer.model
     history = result.trainer.history
     plots = [] if args.no_plots else _plots(result.directory, model, result.trainer.loss, history,
@@ -119,6 +129,29 @@ def train(args: argparse.Namespace) -> int:
     say(f"wrote {result.directory}/: config.yaml, model.npz, history.csv, metrics.json, checkpoints/"
         + (", " + ", ".join(p.name for p in plots) if plots else ""))
     return 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interruption so a stopped run leaves its files (exit 143)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While training, SIGTERM stops it as Ctrl-C does (the previous handler is restored)."""
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_resumable(config: RunConfig, directory: Path) -> None:

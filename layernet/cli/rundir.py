@@ -4,9 +4,11 @@ A run directory holds:
 
 * ``config.yaml`` — the fully resolved config (every default written out);
 * ``model.npz`` — the trained model (:func:`layernet.load_model`);
-* ``history.csv`` — one row per epoch (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds);
-* ``metrics.json`` — test loss and accuracy, time, parameter count, data sizes,
-  the input preprocessing, versions;
+* ``history.csv`` — one row per epoch (epoch, loss, accuracy, val_loss, val_accuracy, lr,
+  seconds), rewritten after every epoch, so it is live while the run trains;
+* ``metrics.json`` — ``status`` (``running``, ``interrupted``, ``finished``), test loss and
+  accuracy, time, parameter count, data sizes, the input preprocessing, versions, BLAS
+  library and threads, the command line; rewritten after every epoch;
 * ``checkpoints/last.npz`` and ``checkpoints/best.npz`` — for ``--resume``;
 * ``*.png`` — plots, when matplotlib is installed (:mod:`layernet.plots`).
 
@@ -32,7 +34,7 @@ from ..atomic import write_text
 from ..config import RunConfig, load_run_config
 from ..data import DataSplits, Dataset, load_data
 from ..errors import LayernetError, ModelFileError
-from ..io.checkpoints import Checkpoint, restore_checkpoint
+from ..io.checkpoints import Checkpoint, restore_checkpoint, save_checkpoint
 from ..io.models import load_model, load_preprocessing
 from ..layers import Dense
 from ..losses import CrossEntropy, Loss
@@ -106,8 +108,35 @@ def prepare_run(config: RunConfig, callbacks: Sequence[Callback] = ()) -> tuple[
     return trainer, splits
 
 
+class RunFiles(Callback):
+    """Keeps ``history.csv`` and ``metrics.json`` current: both are rewritten (atomically)
+    after every epoch, and ``metrics.json`` says ``interrupted`` when training stops early."""
+
+    def __init__(self, directory: Path, config: RunConfig, splits: DataSplits,
+                 environment: dict[str, Any]) -> None:
+        self.directory, self.config, self.splits = directory, config, splits
+        self.environment = environment
+        self.started = time.perf_counter()
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.write(trainer, "running")
+
+    def write(self, trainer: Trainer, status: str, test: Evaluation | None = None) -> dict[str, Any]:
+        """Write both files for ``trainer``'s state now; returns the metrics."""
+        write_text(self.directory / HISTORY_FILE, trainer.history.to_dataframe().to_csv(index=False))
+        metrics = run_metrics(self.config, trainer, self.splits, test,
+                              time.perf_counter() - self.started, status=status,
+                              environment=self.environment)
+        write_text(self.directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        return metrics
+
+
 def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
-              callbacks: Sequence[Callback] = (), claimed: bool = False) -> RunResult:
+              callbacks: Sequence[Callback] = (), claimed: bool = False,
+              environment: dict[str, Any] | None = None) -> RunResult:
     """Train ``config`` and write the run directory ``directory``.
 
     Nothing is written until the data is loaded and the model is built, and a
@@ -123,22 +152,28 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
     trainer: Trainer | None = None
     try:
         trainer, splits = prepare_run(config, [*callbacks, checkpoints])
+        files = RunFiles(directory, config, splits, environment or {})
+        trainer.callbacks.append(files)
         if resume:
             resume_from(directory, trainer)
         directory.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
         write_text(directory / CONFIG_FILE, config.to_yaml())
-        history = trainer.fit(splits.train)
+        trainer.fit(splits.train)
     except LayernetError:
         if created and (trainer is None or not trainer.history.rows):
             shutil.rmtree(directory, ignore_errors=True)
         raise
-    seconds = time.perf_counter() - started
+    except KeyboardInterrupt:
+        if trainer is not None and trainer.history.rows:
+            files.write(trainer, "interrupted")
+            if not checkpoints.last_path.exists():
+                save_checkpoint(checkpoints.last_path, trainer)
+        elif created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     test = trainer.evaluate(splits.test) if splits.test is not None else None
     trainer.model.save(directory / MODEL_FILE)  # with its preprocessing, set by fit from the data
-    write_text(directory / HISTORY_FILE, history.to_dataframe().to_csv(index=False))
-    metrics = run_metrics(config, trainer, splits, test, seconds)
-    write_text(directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    metrics = files.write(trainer, "finished", test)
     return RunResult(directory, trainer, test, splits.test, metrics)
 
 
@@ -159,12 +194,15 @@ def resume_from(directory: Path, trainer: Trainer) -> None:
 
 
 def run_metrics(config: RunConfig, trainer: Trainer, splits: DataSplits, test: Evaluation | None,
-                seconds: float) -> dict[str, Any]:
-    """The ``metrics.json`` contents of a finished run."""
+                seconds: float, *, status: str = "finished",
+                environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``metrics.json`` contents of a run (``status``: running, interrupted or finished;
+    ``environment``: extra entries such as the BLAS threads and the command line)."""
     validation = trainer.validation_index
     train_rows = len(splits.train) - (0 if validation is None else len(validation))
     last = trainer.history.rows[-1] if len(trainer.history) else {}
     return {
+        "status": status,
         "test_loss": None if test is None else test.loss,
         "test_accuracy": None if test is None else test.accuracy,
         "final": dict(last),
@@ -178,7 +216,8 @@ def run_metrics(config: RunConfig, trainer: Trainer, splits: DataSplits, test: E
         "preprocessing": preprocessing(splits.train),
         "versions": {"layernet": __version__, "numpy": np.__version__,
                      "python": platform.python_version()},
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(environment or {}),
+        "finished" if status == "finished" else "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
