@@ -165,9 +165,9 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
         raise
     except KeyboardInterrupt:
         if trainer is not None and trainer.history.rows:
-            files.write(trainer, "interrupted")
-            if not checkpoints.last_path.exists():
+            if not trainer.mid_epoch:  # stopped between epochs: the weights are the last epoch's
                 save_checkpoint(checkpoints.last_path, trainer)
+            files.write(trainer, "interrupted")
         elif created:
             shutil.rmtree(directory, ignore_errors=True)
         raise

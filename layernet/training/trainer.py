@@ -63,6 +63,8 @@ class Trainer:
         epoch: epochs completed so far (``fit`` continues from here).
         history: one row per completed epoch.
         stop_training: set by a callback to end ``fit`` after the current epoch.
+        mid_epoch: True while an epoch's batches run (the weights then belong to no
+            completed epoch; an interrupted run checkpoints only when it is False).
         seed: seeds shuffling and the validation split.
         shuffle_rng: the generator drawing each epoch's permutation.
         validation_index: rows of the training data held out by
@@ -97,6 +99,7 @@ class Trainer:
         self.epoch = 0
         self.history = History()
         self.stop_training = False
+        self.mid_epoch = False
         self.validation_index: npt.NDArray[np.intp] | None = None
         self._logs = BatchLogs()
 
@@ -177,7 +180,9 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_epoch_begin(self, epoch)
         start = time.perf_counter()
+        self.mid_epoch = True
         logs = self._train_epoch(train, epoch, full)
+        self.mid_epoch = False
         row: Row = {"epoch": epoch, "loss": logs.loss, "accuracy": logs.accuracy}
         if validation is not None:
             result = self.evaluate(validation)
