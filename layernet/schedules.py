@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from . import checks
+from .errors import InvalidArgument
 from .registry import Configured, Registry
 
 
@@ -39,6 +40,24 @@ class Schedule(Configured):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for configs."""
         return {"warmup_epochs": self.warmup_epochs}
+
+    def fit_to(self, epochs: int) -> None:
+        """Adapt to a run of ``epochs`` epochs (the :class:`~layernet.Trainer` calls this when it
+        is created): a schedule whose length is left open spans the run. Default: nothing."""
+
+    @property
+    def length(self) -> int | None:
+        """Epochs (warm-up included) after which the rate stops changing, or None when it never does."""
+        return None
+
+    def shorter_than(self, epochs: int) -> str | None:
+        """A warning when the schedule ends before a run of ``epochs`` epochs does, else None."""
+        length = self.length
+        if length is None or length >= epochs:
+            return None
+        return (f"the {type(self).__name__} schedule ends after {length} epochs but the run trains "
+                f"{epochs}; epochs {length + 1}-{epochs} keep its final rate (leave the schedule's "
+                f"epochs out to span the run)")
 
 
 SCHEDULES: Registry[Schedule] = Registry("schedule", Schedule, "layernet.SCHEDULES.register", "CosineDecay")
@@ -99,18 +118,36 @@ class CosineDecay(Schedule):
     """``lr = min_lr + (base_lr − min_lr) · (1 + cos(π · min(epoch, epochs) / epochs)) / 2``.
 
     Args:
-        epochs: epochs from ``base_lr`` down to ``min_lr`` (≥ 1).
+        epochs: epochs from ``base_lr`` down to ``min_lr`` (≥ 1); None (the default) spans
+            the run: the run's epochs minus the warm-up, set when the Trainer is created
+            (after command-line overrides, and again on resume).
         min_lr: the final rate (≥ 0).
         warmup_epochs: see :class:`Schedule`.
+
+    Attributes:
+        span: the decay length in use (``epochs``, or the run's once fitted; None before).
     """
 
-    def __init__(self, epochs: int = 10, min_lr: float = 0.0, warmup_epochs: int = 0) -> None:
+    def __init__(self, epochs: int | None = None, min_lr: float = 0.0, warmup_epochs: int = 0) -> None:
         super().__init__(warmup_epochs)
-        self.epochs = checks.integer("epochs", epochs, min=1)
+        self.epochs = None if epochs is None else checks.integer("epochs", epochs, min=1)
         self.min_lr = checks.number("min_lr", min_lr, min=0.0)
+        self.span: int | None = self.epochs
+
+    def fit_to(self, epochs: int) -> None:
+        if self.epochs is None:
+            self.span = max(epochs - self.warmup_epochs, 1)
+
+    @property
+    def length(self) -> int | None:
+        return None if self.epochs is None else self.warmup_epochs + self.epochs
 
     def decay(self, epoch: int, base_lr: float) -> float:
-        progress = min(epoch, self.epochs) / self.epochs
+        if self.span is None:
+            raise InvalidArgument("epochs", None, "set, or the schedule used by a Trainer",
+                                  "give CosineDecay(epochs=...), or train with it (the Trainer "
+                                  "sets it to the run's epochs)")
+        progress = min(epoch, self.span) / self.span
         return self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
 
     def get_config(self) -> dict[str, Any]:

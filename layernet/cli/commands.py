@@ -311,6 +311,12 @@ def validate_command(args: argparse.Namespace) -> int:
         f"loss {pair(model, config.build_loss()).describe()}, optimizer {config.optimizer['type']} "
         f"(lr {config.optimizer.get('lr')}), {config.train.epochs} epochs, batch size {batch}, "
         f"data {config.data.source}")
+    schedule = config.build_schedule()
+    if schedule is not None:
+        schedule.fit_to(config.train.epochs)
+        note = schedule.shorter_than(config.train.epochs)
+        if note:
+            say(f"warning: {note}")
     return 0
 
 

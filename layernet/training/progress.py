@@ -62,6 +62,8 @@ class Progress(Callback):
         if self.header:
             self._print(self.header)
         self._print(f"loss: {trainer.objective.describe()}")
+        if trainer.schedule_note:
+            self._print(f"warning: {trainer.schedule_note}")
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: BatchLogs) -> None:
         if not self.interactive:

@@ -48,7 +48,8 @@ class Trainer:
         optimizer: an optimiser created on ``model.parameters()``; its ``lr``
             at construction is the base rate the schedule scales.
         schedule: learning rate per epoch, ``schedule(epoch, base_lr)``; None
-            keeps the base rate.
+            keeps the base rate. A schedule whose length is open (``CosineDecay()``
+            without ``epochs``) is fitted to ``settings.epochs`` here.
         settings: epochs, batch size (or ``"full"``), shuffling, validation
             split, early stopping and seed (default: the model's seed).
         callbacks: hooks called during :meth:`fit`. An ``EarlyStopping`` built
@@ -60,6 +61,8 @@ class Trainer:
 
     Attributes:
         objective: how the model and loss are paired (``objective.describe()``).
+        schedule_note: a warning when the schedule ends before ``settings.epochs`` (the
+            progress callback prints it), else None.
         epoch: epochs completed so far (``fit`` continues from here).
         history: one row per completed epoch.
         stop_training: set by a callback to end ``fit`` after the current epoch.
@@ -90,6 +93,9 @@ class Trainer:
         self.objective = pair(model, loss)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.schedule, self.settings = schedule, settings
+        if schedule is not None:
+            schedule.fit_to(settings.epochs)
+        self.schedule_note = None if schedule is None else schedule.shorter_than(settings.epochs)
         self.callbacks = list(callbacks)
         if settings.early_stopping is not None:
             self.callbacks.append(EarlyStopping.from_settings(settings.early_stopping))
