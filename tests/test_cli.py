@@ -31,6 +31,7 @@ import pytest
 
 import layernet as ln
 from layernet.cli import main
+from layernet.cli.plots import first_layer_title
 from layernet.cli.rundir import claim_run_directory, default_run_directory, train_run
 from layernet.config import load_run_config
 from layernet.data import load_sample, write_kaggle_csv
@@ -423,3 +424,22 @@ def test_a_closed_pipe_ends_quietly(trained: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["evaluate", str(trained)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_first_layer_plot_title_says_how_many_units_it_shows() -> None:
+    assert "the first 64 of 256 units" in first_layer_title(64, 256)
+    assert "all 10 units" in first_layer_title(10, 10)
+
+
+def test_train_records_blas_threads_and_the_command_line(run_cli: RunCli, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}\n"
+                      "train: {epochs: 1}\ndata: {source: sample, limit: 100}\n")
+    result = run_cli("train", config, "--threads", "1", "--out", tmp_path / "run", "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "(1 BLAS thread, --threads)" in result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["threads"] == 1 and metrics["command"][:3] == ["layernet", "train", str(config)]
+    assert all({"name", "version", "threads"} <= set(blas) for blas in metrics["blas"])
+    default = run_cli("train", config, "--out", tmp_path / "run2", "--no-plots")
+    assert "(1 BLAS thread, default policy)" in default.stderr  # a 7,850-parameter model

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 success, 1 failed check, 2 user error)."""
     args, unknown = build_parser().parse_known_args(argv)
+    args.argv = None if argv is None else ["layernet", *argv]
     if unknown:
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:

@@ -27,6 +27,7 @@ from ..model import Sequential
 from ..objective import pair
 from ..training import History
 from ..training.metrics import evaluate
+from ..training.threads import blas_info, blas_threads, default_threads
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
@@ -77,6 +78,9 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                        "(default: runs/<config name>-<time>)")
     group.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR "
                        "from its last checkpoint")
+    parser.add_argument("--threads", type=positive_int, metavar="N", help="BLAS threads to train with "
+                        "(default: 1 for small models — under 1M parameters or batches of at most 256 "
+                        "rows — else every core; see docs/performance.md)")
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
 
@@ -101,12 +105,16 @@ def train(args: argparse.Namespace) -> int:
                             f"or continue it with --resume {args.out}")
     claimed = args.resume is None and args.out is None
     directory = claim_run_directory(config) if claimed else (args.resume or args.out)
-    header = f"training {config.source} -> {directory}"
+    threads = args.threads or default_threads(config.build_model().num_parameters, config.train.batch_size)
+    chosen = "--threads" if args.threads else "default policy"
+    header = f"training {config.source} -> {directory} ({threads} BLAS thread{'s' if threads != 1 else ''}, {chosen})"
     progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
     try:
-        with _sigterm_interrupts():
+        with _sigterm_interrupts(), blas_threads(threads):
+            environment = {"blas": blas_info(), "threads": threads,
+                           "command": ["layernet", *sys.argv[1:]] if args.argv is None else args.argv}
             result = train_run(config, directory, resume=args.resume is not None, callbacks=progress,
-                               claimed=claimed)
+                               claimed=claimed, environment=environment)
     except KeyboardInterrupt:
         if (directory / CONFIG_FILE).exists() and (directory / "history.csv").exists():
             print(f"layernet: training stopped; {directory}/ holds history.csv, metrics.json and "

@@ -120,8 +120,14 @@ def plot_first_layer(weight: npt.NDArray[Any], path: Path, limit: int = 64) -> P
             bound = float(np.abs(picture).max()) or 1.0
             cell.imshow(picture, cmap="RdBu_r", vmin=-bound, vmax=bound)
             cell.set_title(f"unit {unit}", fontsize=7)
-    figure.suptitle("first Dense layer weights (red +, blue −)")
+    figure.suptitle(first_layer_title(units, int(weight.shape[1])))
     return _save(figure, path)
+
+
+def first_layer_title(shown: int, total: int) -> str:
+    """The title of ``first_layer.png``: which units it shows out of how many."""
+    which = f"all {total} units" if shown == total else f"the first {shown} of {total} units"
+    return f"first Dense layer weights: {which} (red +, blue −)"
 
 
 def _as_square(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
