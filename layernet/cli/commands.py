@@ -80,7 +80,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                        "from its last checkpoint")
     parser.add_argument("--threads", type=positive_int, metavar="N", help="BLAS threads to train with "
                         "(default: 1 for small models — under 1M parameters or batches of at most 256 "
-                        "rows — else every core; see docs/performance.md)")
+                        "rows — else every core; see docs/cli.md)")
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
 

@@ -1,7 +1,7 @@
 """BLAS threads: how many the linear-algebra library uses, chosen deliberately (threadpoolctl).
 
 Small models are faster with one BLAS thread on a small machine (the threads
-spend more time synchronising than multiplying); ``docs/performance.md`` has
+spend more time synchronising than multiplying); ``docs/cli.md`` (Threads) has
 the measured figures behind :func:`default_threads`.
 """
 
