@@ -16,20 +16,25 @@ Checkpoints are described in :mod:`layernet.io.checkpoints`.
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import re
 import struct
+import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ._version import __version__
 from .atomic import atomic_write
-from .errors import ModelFileError
+from .errors import LayernetError, ModelFileError
 
 #: The archive layout written by this version; files with a larger version are refused.
 FORMAT_VERSION = 1
@@ -43,6 +48,34 @@ _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, 
                 RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, struct.error)
 
 Arrays = dict[str, npt.NDArray[Any]]
+
+# -- limits: what a file may declare before anything is allocated ------------------------------
+#: Bytes any compressed file (a zip archive, a gzip IDX file) may always inflate to ...
+INFLATION_ALLOWANCE = 16 * 2**20
+#: ... plus this many times its size on disk. Real data compresses 2-6 times (MNIST
+#: about 5) and layernet's own model files and checkpoints are stored uncompressed,
+#: so only a damaged or hostile file ("zip bomb") is refused: a 1 MB file may
+#: inflate to at most 36 MB, never to gigabytes.
+MAX_INFLATION = 20
+#: Most members an archive may have.
+MAX_ENTRIES = 10_000
+#: Longest ``.npy`` header (numpy's own reader refuses longer ones too).
+MAX_HEADER_BYTES = 10_000
+#: Most dimensions of a stored array.
+MAX_DIMENSIONS = 32
+#: Longest text entry (model configs, checkpoint state with its history), in characters.
+MAX_TEXT_CHARS = 8_000_000
+#: Deepest nesting of JSON arrays and objects in a text entry.
+MAX_JSON_DEPTH = 100
+#: Most digits of an integer in a JSON entry.
+MAX_DIGITS = 100
+#: The first bytes of a ``.npy`` file.
+NPY_MAGIC = b"\x93NUMPY"
+
+_PLAIN_KINDS = "biufcUS"
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSERS = np.frombuffer(b"]}", dtype=np.uint8)
 
 
 def header(kind: str) -> Arrays:
@@ -87,26 +120,274 @@ def write_archive(path: str | Path, arrays: Mapping[str, npt.NDArray[Any]]) -> N
                              f"exists and is writable") from error
 
 
-def read_archive(path: str | Path) -> Arrays:
-    """Every array of the ``.npz`` file ``path``, after checking each entry's CRC.
+def read_archive(path: str | Path, *, keep: Callable[[str], bool] | None = None) -> Arrays:
+    """Every array of the ``.npz`` file ``path`` (those whose key ``keep`` accepts), bounded.
+
+    Sizes are checked before anything is inflated (see :class:`NpzReader`);
+    entries ``keep`` rejects are never read.
 
     Raises:
         ModelFileError: the file is missing, not a zip archive, truncated,
-            fails a checksum, or holds an entry numpy cannot read without pickle.
+            fails a checksum, declares more data than it can hold, or holds an
+            entry that is not a plain numeric or text array.
     """
-    if not Path(path).is_file():
-        raise ModelFileError(f"{path}: no such file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-        if damaged is not None:
-            raise ModelFileError(f"{path}: the file is corrupt (entry {damaged!r} fails its "
-                                 f"checksum); restore it from a backup or save it again")
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except _READ_ERRORS as error:
-        raise ModelFileError(f"{path}: not a readable layernet .npz file "
-                             f"({type(error).__name__}: {error})") from None
+    with NpzReader(path, keep=keep) as archive:
+        return archive.read_all()
+
+
+def describe_bytes(count: int) -> str:
+    """``count`` bytes for people: ``"512 bytes"``, ``"1.5 MiB"``, ``"6.3 TiB"``."""
+    if count < 1024:
+        return f"{count} byte{'s' if count != 1 else ''}"
+    value = float(count)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024
+        if value < 1024 or unit == "PiB":
+            break
+    return f"{value:.1f} {unit}" if value < 1e6 else f"{value:.3g} {unit}"
+
+
+def inflation_budget(stored_bytes: int) -> int:
+    """The most bytes a compressed file of ``stored_bytes`` may inflate to (see :data:`MAX_INFLATION`)."""
+    return INFLATION_ALLOWANCE + MAX_INFLATION * stored_bytes
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One array of an archive as its ``.npy`` header declares it (nothing inflated yet).
+
+    Attributes:
+        key: the name (the zip member without ``.npy``).
+        shape, dtype, fortran_order: as declared.
+        nbytes: the data size the header implies (``prod(shape) * itemsize``).
+        offset: where the data starts inside the member (after the header).
+    """
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fortran_order: bool
+    nbytes: int
+    offset: int
+    info: zipfile.ZipInfo
+
+    def describe(self) -> str:
+        """``float32[16, 8]``."""
+        return f"{self.dtype}{list(self.shape)}"
+
+
+class NpzReader:
+    """An ``.npz`` archive opened for bounded reading: the directory and every ``.npy`` header
+    are checked when it is opened; :meth:`read` then inflates one entry at most to its declared size.
+
+    On opening, before any data is inflated:
+
+    * at most :data:`MAX_ENTRIES` members, no duplicate names, each a ``.npy`` array;
+    * the sizes the zip directory declares for the kept entries add up to at most
+      :func:`inflation_budget` of the file's size (a small file cannot inflate to gigabytes);
+    * each kept entry's ``.npy`` header (at most :data:`MAX_HEADER_BYTES`) declares a plain
+      dtype (numbers, booleans or text; no objects/pickles, no records) and a shape whose
+      byte count equals the member's declared size exactly.
+
+    :meth:`read` then reads exactly that many bytes (the zip CRC is checked at the end),
+    so neither a lying header nor a lying directory can make it allocate more.
+
+    Args:
+        path: the archive.
+        keep: which keys to consider (others are skipped, never inflated); all by default.
+        error: the :class:`LayernetError` class to raise (:class:`ModelFileError` or ``DataError``).
+        kind: what the file should be, for messages.
+
+    Attributes:
+        entries: the kept entries by key, in archive order.
+        members: every member of the zip directory (kept or not).
+    """
+
+    def __init__(self, path: str | Path, *, keep: Callable[[str], bool] | None = None,
+                 error: type[LayernetError] = ModelFileError, kind: str = "layernet .npz file") -> None:
+        self.path = path
+        self.error = error
+        self.kind = kind
+        self.entries: dict[str, Entry] = {}
+        self.members: list[zipfile.ZipInfo] = []
+        self.size = 0
+        self._zip = self._open(Path(path))
+        try:
+            self._check_directory(keep)
+        except BaseException:
+            self._zip.close()
+            raise
+
+    def __enter__(self) -> NpzReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._zip.close()
+
+    def fail(self, message: str) -> LayernetError:
+        """An error of this reader's class about the file: ``"<path>: <message>"``."""
+        return self.error(f"{self.path}: {message}")
+
+    def _open(self, path: Path) -> zipfile.ZipFile:
+        if path.is_dir():
+            raise self.fail("is a directory, expected an .npz file")
+        if not path.is_file():
+            raise self.fail("no such file")
+        try:
+            self.size = path.stat().st_size
+            with open(path, "rb") as handle:
+                start = handle.read(len(NPY_MAGIC))
+            if start == NPY_MAGIC:
+                raise self.fail("a single .npy array, expected an .npz archive (save with np.savez)")
+            return zipfile.ZipFile(path)
+        except LayernetError:
+            raise
+        except _READ_ERRORS as error:
+            raise self.fail(f"not a readable {self.kind} ({_reason(error)})") from None
+
+    def _check_directory(self, keep: Callable[[str], bool] | None) -> None:
+        infos = self._zip.infolist()
+        self.members = infos
+        if len(infos) > MAX_ENTRIES:
+            raise self.fail(f"the archive has {len(infos)} members, more than {MAX_ENTRIES}; "
+                            "the file is damaged or not an array archive")
+        names = [info.filename for info in infos]
+        if len(set(names)) != len(names):
+            twice = next(name for name in names if names.count(name) > 1)
+            raise self.fail(f"the archive holds the member {twice!r} twice; the file is damaged")
+        kept = []
+        for info in infos:
+            if not info.filename.endswith(".npy") or info.is_dir():
+                raise self.fail(f"the member {info.filename!r} is not a .npy array; an .npz "
+                                "archive holds only arrays (save with np.savez)")
+            key = info.filename[:-len(".npy")]
+            if keep is None or keep(key):
+                kept.append((key, info))
+        declared = sum(info.file_size for _, info in kept)
+        budget = inflation_budget(self.size)
+        if declared > budget:
+            biggest = max(kept, key=lambda item: item[1].file_size)
+            raise self.fail(f"the archive declares {describe_bytes(declared)} of arrays (entry "
+                            f"{biggest[0]!r}: {describe_bytes(biggest[1].file_size)}) in a file of "
+                            f"{describe_bytes(self.size)}; refusing to inflate more than "
+                            f"{describe_bytes(budget)} (the file is damaged or hostile; store large "
+                            "arrays uncompressed with np.savez)")
+        for key, info in kept:
+            self.entries[key] = self._parse_header(key, info)
+
+    def _parse_header(self, key: str, info: zipfile.ZipInfo) -> Entry:
+        """Read and check one member's ``.npy`` header without inflating its data."""
+        try:
+            with self._zip.open(info) as member:
+                prefix = _read_up_to(member, len(NPY_MAGIC) + 2)
+                if len(prefix) < len(NPY_MAGIC) + 2 or prefix[:len(NPY_MAGIC)] != NPY_MAGIC:
+                    raise self.fail(f"entry {key!r} is not a .npy array (no NUMPY header)")
+                version = (prefix[-2], prefix[-1])
+                if version not in ((1, 0), (2, 0)):
+                    raise self.fail(f"entry {key!r} has .npy format version {version}, expected 1.0 or 2.0")
+                length_format = "<H" if version == (1, 0) else "<I"
+                length_bytes = _read_up_to(member, struct.calcsize(length_format))
+                if len(length_bytes) < struct.calcsize(length_format):
+                    raise self.fail(f"entry {key!r} is truncated inside its .npy header")
+                length = struct.unpack(length_format, length_bytes)[0]
+                if length > MAX_HEADER_BYTES:
+                    raise self.fail(f"entry {key!r} has a .npy header of {length} bytes, more than "
+                                    f"{MAX_HEADER_BYTES}; the file is damaged")
+                text = _read_up_to(member, length)
+                if len(text) < length:
+                    raise self.fail(f"entry {key!r} is truncated inside its .npy header")
+        except LayernetError:
+            raise
+        except _READ_ERRORS as error:
+            raise self.fail(f"entry {key!r} is damaged ({_reason(error)})") from None
+        stream = io.BytesIO(prefix + length_bytes + text)
+        np.lib.format.read_magic(stream)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+                else:
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, OverflowError,
+                KeyError, IndexError) as error:
+            raise self.fail(f"entry {key!r} has a malformed .npy header ({_reason(error)})") from None
+        return self._checked(key, info, tuple(shape), bool(fortran), dtype, stream.tell())
+
+    def _checked(self, key: str, info: zipfile.ZipInfo, shape: tuple[Any, ...], fortran: bool,
+                 dtype: np.dtype[Any], offset: int) -> Entry:
+        if dtype.hasobject:
+            raise self.fail(f"array {key!r} holds pickled Python objects, which layernet does not "
+                            "load; save plain numeric arrays")
+        if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _PLAIN_KINDS:
+            raise self.fail(f"array {key!r} has dtype {dtype}; layernet reads plain numbers, "
+                            "booleans and text only")
+        if len(shape) > MAX_DIMENSIONS or any(not isinstance(d, int) or d < 0 for d in shape):
+            raise self.fail(f"array {key!r} declares an invalid shape {_shape_text(shape)}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if offset + nbytes != info.file_size:
+            raise self.fail(f"array {key!r} declares shape {_shape_text(shape)} {dtype} = "
+                            f"{describe_bytes(nbytes)}, but its member holds "
+                            f"{describe_bytes(max(info.file_size - offset, 0))} of data; the file "
+                            "is damaged")
+        return Entry(key, shape, dtype, fortran, nbytes, offset, info)
+
+    def read(self, key: str) -> npt.NDArray[Any]:
+        """The array ``key``, inflated to exactly its declared size (CRC checked)."""
+        entry = self.entries[key]
+        count = math.prod(entry.shape)
+        flat = np.empty(count, dtype=entry.dtype)
+        try:
+            with self._zip.open(entry.info) as member:
+                _read_up_to(member, entry.offset)
+                got = 0
+                if entry.nbytes:
+                    data = flat.view(np.uint8)
+                    while got < entry.nbytes and (part := member.read(min(entry.nbytes - got, 1 << 22))):
+                        data[got:got + len(part)] = np.frombuffer(part, dtype=np.uint8)
+                        got += len(part)
+                if got < entry.nbytes:
+                    raise self.fail(f"array {key!r} is truncated: {describe_bytes(got)} of "
+                                    f"{describe_bytes(entry.nbytes)}")
+                if member.read(1):
+                    raise self.fail(f"array {key!r} has data beyond its declared shape")
+        except LayernetError:
+            raise
+        except _READ_ERRORS as error:
+            raise self.fail(f"array {key!r} is damaged ({_reason(error)}); restore the file "
+                            "from a backup or write it again") from None
+        if entry.fortran_order:
+            return flat.reshape(entry.shape[::-1]).transpose()
+        return flat.reshape(entry.shape)
+
+    def read_all(self) -> Arrays:
+        """Every kept entry, by key."""
+        return {key: self.read(key) for key in self.entries}
+
+
+def _read_up_to(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream`` (fewer only at its end)."""
+    parts = []
+    while size > 0 and (part := stream.read(min(size, 1 << 20))):
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or "no details"
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(error).__name__}: {text}"
+
+
+def _shape_text(shape: tuple[Any, ...]) -> str:
+    shown = "(" + ", ".join(str(d) if not isinstance(d, int) or abs(d) < 10**15 else
+                            f"{d:.3g}" for d in shape[:8]) + (", ..." if len(shape) > 8 else "") + ")"
+    return shown
 
 
 def text_entry(arrays: Arrays, key: str, path: str | Path) -> str:
@@ -117,16 +398,41 @@ def text_entry(arrays: Arrays, key: str, path: str | Path) -> str:
     if value.shape != () or value.dtype.kind != "U":
         raise ModelFileError(f"{path}: the entry {key!r} should be text, "
                              f"got {value.dtype}{list(value.shape)}")
+    if value.dtype.itemsize // 4 > MAX_TEXT_CHARS:
+        raise ModelFileError(f"{path}: the entry {key!r} holds {value.dtype.itemsize // 4} "
+                             f"characters, more than {MAX_TEXT_CHARS}; the file is damaged")
     return str(value)
 
 
 def json_entry(arrays: Arrays, key: str, path: str | Path) -> Any:
-    """The JSON value stored as text under ``key``; :class:`ModelFileError` if it does not parse."""
+    """The JSON value stored as text under ``key``; :class:`ModelFileError` if it does not parse,
+    is nested deeper than :data:`MAX_JSON_DEPTH` or holds a number of more than :data:`MAX_DIGITS` digits."""
     text = text_entry(arrays, key, path)
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(f"{path}: the entry {key!r} is JSON nested {depth} levels deep, more "
+                             f"than {MAX_JSON_DEPTH}; the file is damaged")
     try:
-        return json.loads(text)
-    except ValueError as error:
-        raise ModelFileError(f"{path}: the entry {key!r} is not valid JSON ({error})") from None
+        return json.loads(text, parse_int=_parse_int)
+    except (ValueError, RecursionError) as error:
+        raise ModelFileError(f"{path}: the entry {key!r} is not valid JSON "
+                             f"({' '.join(str(error).split())[:200]})") from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON ``text`` (brackets inside strings ignored)."""
+    if not any(bracket in text for bracket in "[{"):
+        return 0
+    outside = _JSON_STRING.sub('""', text)
+    codes = np.frombuffer(outside.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    steps = (np.isin(codes, _OPENERS).astype(np.int64) - np.isin(codes, _CLOSERS).astype(np.int64))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits, more than {MAX_DIGITS}")
+    return int(text)
 
 
 def int_entry(arrays: Arrays, key: str, path: str | Path) -> int:

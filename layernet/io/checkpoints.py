@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .. import checks
-from ..archive import (Arrays, check_format, header, json_array, json_entry, prefixed,
-                       read_archive, unprefixed, write_archive)
+from ..archive import (Arrays, NpzReader, check_format, header, json_array, json_entry, prefixed,
+                       write_archive)
 from ..errors import LayernetError, ModelFileError, UnknownNameError
 from ..losses import get_loss, loss_config
 from ..optimizers import get_optimizer, optimizer_config
@@ -39,7 +39,7 @@ from ..training.callbacks import Callback, Monitor
 from ..training.history import History, Row
 from ..training.settings import settings_from_dict
 from ..training.trainer import Trainer
-from .models import describe, listing, model_from_config, weight_mismatches
+from .models import describe, listing, model_from_config, read_weights, weight_mismatches
 
 CHECKPOINT_FORMAT = "layernet-checkpoint"
 CONFIGS = ("model", "loss", "optimizer", "schedule", "settings")
@@ -75,17 +75,20 @@ def load_checkpoint(path: str | Path, *, callbacks: Sequence[Callback] = ()) -> 
     checkpoint ``path`` with its state restored; ``fit`` on it continues the saved run.
 
     Raises:
-        ModelFileError: the file is missing, corrupt, not a checkpoint, or names
-            an unregistered layer, loss, optimiser or schedule.
+        ModelFileError: the file is missing, corrupt, not a checkpoint, names
+            an unregistered layer, loss, optimiser or schedule, or holds weights,
+            optimiser state or training state that is incomplete, out of range or
+            not finite (the message names the entry).
     """
-    arrays = _read(path)
-    configs = {key: json_entry(arrays, f"config/{key}", path) for key in CONFIGS}
-    model = model_from_config(configs["model"], path)
-    trainer = _registered(path, lambda: Trainer(
-        model, get_loss(configs["loss"]), get_optimizer(configs["optimizer"], model.parameters()),
-        schedule=None if configs["schedule"] is None else get_schedule(configs["schedule"]),
-        settings=settings_from_dict(configs["settings"]), callbacks=callbacks))
-    _restore(arrays, trainer, path)
+    with _open(path) as archive:
+        arrays = _read_small_entries(archive, path)
+        configs = {key: json_entry(arrays, f"config/{key}", path) for key in CONFIGS}
+        model = model_from_config(configs["model"], path)
+        trainer = _registered(path, lambda: Trainer(
+            model, get_loss(configs["loss"]), get_optimizer(configs["optimizer"], model.parameters()),
+            schedule=None if configs["schedule"] is None else get_schedule(configs["schedule"]),
+            settings=settings_from_dict(configs["settings"]), callbacks=callbacks))
+        _restore(archive, arrays, trainer, path)
     return trainer
 
 
@@ -94,16 +97,33 @@ def restore_checkpoint(path: str | Path, trainer: Trainer) -> None:
 
     The trainer keeps its own loss, schedule and settings; weights, optimiser
     state, epoch, seed, generator states and history come from the file.
+    Everything is checked before anything is changed.
 
     Raises:
-        ModelFileError: the file is unreadable, or its model or optimiser does
-            not match the trainer's (the message gives both architectures).
+        ModelFileError: the file is unreadable or damaged, or its model or
+            optimiser does not match the trainer's (the message gives both architectures).
     """
-    _restore(_read(path), trainer, path)
+    with _open(path) as archive:
+        _restore(archive, _read_small_entries(archive, path), trainer, path)
 
 
-def _read(path: str | Path) -> Arrays:
-    arrays = read_archive(path)
+def _checkpoint_entry(key: str) -> bool:
+    return (key in SMALL_ENTRIES or key.startswith(("config/", "weights/", "optimizer/")))
+
+
+#: The entries read before the model is built (weights and optimiser state come after their check).
+SMALL_ENTRIES = ("format", "format_version", "layernet_version", "state",
+                 *(f"config/{key}" for key in CONFIGS))
+
+
+def _open(path: str | Path) -> NpzReader:
+    return NpzReader(path, keep=_checkpoint_entry)
+
+
+def _read_small_entries(archive: NpzReader, path: str | Path) -> Arrays:
+    arrays = {key: archive.read(key) for key in SMALL_ENTRIES if key in archive.entries}
+    arrays.update({key: archive.read(key) for key in archive.entries
+                   if key.startswith("config/") and key not in arrays})
     check_format(arrays, path, CHECKPOINT_FORMAT)
     return arrays
 
@@ -120,31 +140,82 @@ class _State:
     history: list[Row]
 
 
-def _parse_state(value: Any, path: str | Path) -> _State:
-    """Check the ``state`` entry, including that both generator states are valid."""
+STATE_KEYS = ("epoch", "base_lr", "seed", "model_rng", "shuffle_rng", "history")
+
+
+def _parse_state(value: Any, path: str | Path, generator: np.random.BitGenerator) -> _State:
+    """Check the ``state`` entry: every key present, numbers in range, generator states of
+    ``generator``'s kind and valid, history rows of numbers."""
+    def invalid(detail: str) -> ModelFileError:
+        return ModelFileError(f"{path}: the training state entry is invalid ({detail}); the "
+                              "checkpoint is damaged (restore it from a backup)")
+
+    if not isinstance(value, dict):
+        raise invalid(f"expected a mapping, got {type(value).__name__}")
+    missing = [key for key in STATE_KEYS if key not in value]
+    if missing:
+        raise invalid(f"missing {', '.join(missing)}")
     try:
-        state = _State(checks.integer("epoch", value["epoch"], min=0),
-                       checks.number("base_lr", value["base_lr"], min=0.0, min_open=True),
-                       checks.integer("seed", value["seed"], min=0),
-                       dict(value["model_rng"]), dict(value["shuffle_rng"]),
-                       [dict(row) for row in value["history"]])
-        for rng_state in (state.model_rng, state.shuffle_rng):
-            np.random.default_rng(0).bit_generator.state = rng_state
-    except (KeyError, TypeError, ValueError, OverflowError) as error:
-        raise ModelFileError(f"{path}: the training state entry is invalid ({error!r})") from None
-    return state
+        epoch = checks.integer("epoch", value["epoch"], min=0)
+        base_lr = checks.number("base_lr", value["base_lr"], min=0.0, min_open=True)
+        seed = checks.integer("seed", value["seed"], min=0, max=2**128)
+    except LayernetError as error:
+        raise invalid(str(error)) from None
+    rngs = [_rng_state(value[key], key, generator, invalid) for key in ("model_rng", "shuffle_rng")]
+    history = value["history"]
+    if not isinstance(history, list):
+        raise invalid(f"history must be a list of rows, got {type(history).__name__}")
+    if len(history) > epoch:
+        raise invalid(f"history has {len(history)} rows for {epoch} completed epochs")
+    for number, row in enumerate(history, start=1):
+        if not isinstance(row, dict) or not all(
+                isinstance(key, str) and isinstance(item, (int, float)) and not isinstance(item, bool)
+                for key, item in row.items()):
+            raise invalid(f"history row {number} is not a mapping of names to numbers")
+    return _State(epoch, base_lr, seed, rngs[0], rngs[1], [dict(row) for row in history])
 
 
-def _restore(arrays: Arrays, trainer: Trainer, path: str | Path) -> None:
-    """Check everything in ``arrays`` against ``trainer``, then load it."""
-    state = _parse_state(json_entry(arrays, "state", path), path)
-    weights = unprefixed("weights/", arrays)
-    _check_architecture(arrays, weights, trainer, path)
+def _rng_state(value: Any, key: str, generator: np.random.BitGenerator,
+               invalid: Callable[[str], ModelFileError]) -> dict[str, Any]:
+    """``value`` checked as a state of ``generator``'s kind (same keys, integers in range)."""
+    template = generator.state
+    kind = template.get("bit_generator")
+    if not isinstance(value, dict) or value.get("bit_generator") != kind:
+        found = value.get("bit_generator") if isinstance(value, dict) else type(value).__name__
+        raise invalid(f"{key} must be a {kind} generator state, got {found!r}")
+    _same_structure(value, template, key, invalid)
+    try:
+        fresh = type(generator)()
+        fresh.state = value
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise invalid(f"{key} is not a valid {kind} state: {error}") from None
+    return dict(value)
+
+
+def _same_structure(value: Any, template: Any, where: str,
+                    invalid: Callable[[str], ModelFileError]) -> None:
+    if isinstance(template, dict):
+        if not isinstance(value, dict) or set(value) != set(template):
+            raise invalid(f"{where} must have the keys {sorted(template)}")
+        for name in template:
+            _same_structure(value[name], template[name], f"{where}.{name}", invalid)
+    elif isinstance(template, int) and not isinstance(template, bool):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**128:
+            raise invalid(f"{where} must be an integer from 0 to 2**128 - 1, got {str(value)[:40]}")
+
+
+def _restore(archive: NpzReader, arrays: Arrays, trainer: Trainer, path: str | Path) -> None:
+    """Check everything in the checkpoint against ``trainer``, then load it."""
+    state = _parse_state(json_entry(arrays, "state", path), path, trainer.model.rng.bit_generator)
+    _check_architecture(archive, arrays, trainer, path)
     _check_optimizer(arrays, trainer, path)
+    weights = read_weights(archive, trainer.model, "weights/", "checkpoint")
+    optimizer_state = _optimizer_state(archive, trainer, path)
     try:
-        trainer.optimizer.load_state_dict(unprefixed("optimizer/", arrays))
+        trainer.optimizer.load_state_dict(optimizer_state)
     except (LayernetError, KeyError, ValueError, TypeError) as error:
-        raise ModelFileError(f"{path}: the optimizer state does not fit ({error})") from None
+        raise ModelFileError(f"{path}: the optimizer state does not fit ({error}); the "
+                             "checkpoint is damaged or from another run") from None
     trainer.model.set_weights(weights)
     trainer.epoch, trainer.base_lr, trainer.seed = state.epoch, state.base_lr, state.seed
     trainer.model.rng.bit_generator.state = state.model_rng
@@ -152,8 +223,53 @@ def _restore(arrays: Arrays, trainer: Trainer, path: str | Path) -> None:
     trainer.history = History(state.history)
 
 
-def _check_architecture(arrays: Arrays, weights: Arrays, trainer: Trainer, path: str | Path) -> None:
-    wrong = weight_mismatches(trainer.model, weights, "checkpoint")
+def _optimizer_state(archive: NpzReader, trainer: Trainer, path: str | Path) -> Arrays:
+    """The ``optimizer/`` entries, checked from their headers (names, shapes, dtypes) before
+    they are read, then for finite values and completeness."""
+    optimizer = trainer.optimizer
+    name = type(optimizer).__name__
+    scalars = [key for key, value in optimizer.state_dict().items() if np.ndim(value) == 0]
+    slots = list(optimizer.slots)
+    declared = {key[len("optimizer/"):]: entry for key, entry in archive.entries.items()
+                if key.startswith("optimizer/")}
+
+    def damaged(detail: str) -> ModelFileError:
+        return ModelFileError(f"{path}: the optimizer state does not fit: {detail}; the "
+                              "checkpoint is damaged or from another run")
+
+    unknown = sorted(set(declared) - set(scalars) - set(slots))
+    if unknown:
+        raise damaged(f"entry 'optimizer/{unknown[0]}' is not part of {name}'s state "
+                      f"({', '.join(scalars + slots)})")
+    missing = [key for key in scalars if key not in declared]
+    if missing:
+        raise damaged(f"entry 'optimizer/{missing[0]}' is missing")
+    for key in scalars:
+        entry = declared[key]
+        if entry.shape != () or entry.dtype.kind not in ("iu" if key == "steps" else "iuf"):
+            raise damaged(f"entry 'optimizer/{key}' should be one number, got {entry.describe()}")
+    present = [slot for slot in slots if slot in declared]
+    for slot in present:
+        entry = declared[slot]
+        if entry.shape != (optimizer.size,) or entry.dtype.kind != "f":
+            raise damaged(f"entry 'optimizer/{slot}' holds {entry.describe()}, {name} needs "
+                          f"{optimizer.size} floats (one per parameter)")
+    values = {key: archive.read("optimizer/" + key) for key in declared}
+    steps = int(values["steps"]) if "steps" in values else 0
+    if slots and len(present) != len(slots) and (present or steps > 0):
+        absent = [slot for slot in slots if slot not in present]
+        raise damaged(f"{name} took {steps} steps but the entries "
+                      f"{', '.join(f'optimizer/{slot}' for slot in absent)} are missing")
+    for key, value in values.items():
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise damaged(f"entry 'optimizer/{key}' holds NaN or infinite values")
+    return values
+
+
+def _check_architecture(archive: NpzReader, arrays: Arrays, trainer: Trainer, path: str | Path) -> None:
+    declared = {key[len("weights/"):]: (entry.shape, entry.dtype)
+                for key, entry in archive.entries.items() if key.startswith("weights/")}
+    wrong = weight_mismatches(trainer.model, declared, "checkpoint")
     if wrong:
         stored = describe(model_from_config(json_entry(arrays, "config/model", path), path))
         raise ModelFileError(f"{path}: checkpoint is for a model {stored}, this model is "

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..archive import (MODEL_FORMAT, WEIGHTS_PREFIX, Arrays, check_format, json_entry,
-                       read_archive, unprefixed)
+from .. import checks
+from ..archive import MODEL_FORMAT, WEIGHTS_PREFIX, Arrays, NpzReader, check_format, json_entry
 from ..errors import LayernetError, ModelFileError, UnknownNameError
 from ..model import Sequential
 
@@ -20,41 +20,86 @@ def save_model(model: Sequential, path: str | Path, *,
     model.save(path, preprocessing=None if preprocessing is None else dict(preprocessing))
 
 
+#: The entries of a model file that :func:`load_model` reads; any other entry is skipped unread.
+MODEL_ENTRIES = ("format", "format_version", "layernet_version", "config", "preprocessing")
+
+
+def _model_entry(key: str) -> bool:
+    return key in MODEL_ENTRIES or key.startswith(WEIGHTS_PREFIX)
+
+
 def load_model(path: str | Path) -> Sequential:
     """Read a model file written by :meth:`Sequential.save`; returns a built :class:`Sequential`.
+
+    Every array's declared shape and dtype is compared with the stored architecture
+    before any weight is inflated; the weights must then be finite.
 
     Raises:
         ModelFileError: the file is missing, truncated, corrupt, not a layernet
             model, from a newer layernet, names an unregistered layer, or its
-            weights do not fit its architecture. The message names the file.
+            weights do not fit its architecture or are not finite. The message
+            names the file and the entry.
     """
-    arrays = read_archive(path)
-    check_format(arrays, path, MODEL_FORMAT)
-    model = model_from_config(json_entry(arrays, "config", path), path)
-    weights = unprefixed(WEIGHTS_PREFIX, arrays)
-    wrong = weight_mismatches(model, weights, "file")
-    if wrong:
-        raise ModelFileError(f"{path}: the stored weights do not fit the stored model "
-                             f"{describe(model)}: {listing(wrong)}")
+    with NpzReader(path, keep=_model_entry) as archive:
+        arrays = _read_small_entries(archive)
+        check_format(arrays, path, MODEL_FORMAT)
+        model = model_from_config(json_entry(arrays, "config", path), path)
+        weights = read_weights(archive, model, WEIGHTS_PREFIX, "file")
     model.set_weights(weights)
     return model
+
+
+def _read_small_entries(archive: NpzReader) -> Arrays:
+    return {key: archive.read(key) for key in MODEL_ENTRIES if key in archive.entries}
+
+
+def read_weights(archive: NpzReader, model: Sequential, prefix: str, what: str) -> Arrays:
+    """The weight arrays under ``prefix`` in ``archive``, checked against ``model``: names, shapes
+    and dtypes from the headers first (nothing inflated when they differ), then finiteness."""
+    declared = {key[len(prefix):]: (entry.shape, entry.dtype)
+                for key, entry in archive.entries.items() if key.startswith(prefix)}
+    wrong = weight_mismatches(model, declared, what)
+    if wrong:
+        head = "checkpoint is for another model" if what == "checkpoint" else \
+            "the stored weights do not fit the stored model"
+        raise ModelFileError(f"{archive.path}: {head} {describe(model)}: {listing(wrong)}")
+    weights = {name: archive.read(prefix + name) for name in declared}
+    for name, value in weights.items():
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            raise ModelFileError(f"{archive.path}: entry {prefix + name!r} holds {bad} NaN or "
+                                 f"infinite value{'s' if bad != 1 else ''}; the file is damaged "
+                                 "(restore it from a backup or save the model again)")
+    return weights
 
 
 def load_preprocessing(path: str | Path) -> dict[str, float] | None:
     """The ``preprocessing`` stored in a model file (``{"shift", "scale"}``), or None.
 
     Raises:
-        ModelFileError: the file is not a readable model file, or the entry is malformed.
+        ModelFileError: the file is not a readable model file, or the entry is
+            malformed, not finite, or has a zero scale.
     """
-    arrays = read_archive(path)
+    with NpzReader(path, keep=lambda key: key in MODEL_ENTRIES) as archive:
+        arrays = _read_small_entries(archive)
     check_format(arrays, path, MODEL_FORMAT)
     if "preprocessing" not in arrays:
         return None
     stored = json_entry(arrays, "preprocessing", path)
     try:
-        return {key: float(stored[key]) for key in ("shift", "scale")}
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: the stored preprocessing is invalid ({error!r})") from None
+        if not isinstance(stored, dict):
+            raise TypeError(f"expected a mapping with 'shift' and 'scale', got {type(stored).__name__}")
+        values = {key: checks.number(key, stored[key]) for key in ("shift", "scale")}
+    except KeyError as error:
+        raise ModelFileError(f"{path}: the entry 'preprocessing' has no {error}; the file is "
+                             "damaged") from None
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: the entry 'preprocessing' is invalid ({error}); the file "
+                             "is damaged") from None
+    if values["scale"] == 0:
+        raise ModelFileError(f"{path}: the entry 'preprocessing' has scale 0, which would erase "
+                             "every input; the file is damaged")
+    return values
 
 
 def model_from_config(config: Any, path: str | Path) -> Sequential:
@@ -83,11 +128,14 @@ def describe(model: Sequential) -> str:
     return "-".join(map(str, sizes))
 
 
-def weight_mismatches(model: Sequential, weights: Arrays, what: str) -> list[str]:
-    """One line per array whose name, shape or dtype in ``weights`` differs from ``model``'s
-    (``what`` names the file kind in the lines); empty when they fit."""
+Spec = tuple[tuple[int, ...], np.dtype[Any]]
+
+
+def weight_mismatches(model: Sequential, weights: Mapping[str, Spec], what: str) -> list[str]:
+    """One line per array whose name, shape or dtype in ``weights`` (name -> (shape, dtype))
+    differs from ``model``'s (``what`` names the file kind in the lines); empty when they fit."""
     expected = {name: (tuple(a.shape), a.dtype) for name, a in model.named_weights().items()}
-    found = {name: (tuple(a.shape), a.dtype) for name, a in weights.items()}
+    found = {name: (tuple(shape), dtype) for name, (shape, dtype) in weights.items()}
     return [f"{name}: {_spec(found.get(name))} in the {what}, {_spec(expected.get(name))} in the model"
             for name in sorted(expected.keys() | found.keys()) if expected.get(name) != found.get(name)]
 
@@ -98,5 +146,5 @@ def listing(lines: list[str], shown: int = 5) -> str:
     return "; ".join(lines[:shown]) + more
 
 
-def _spec(spec: tuple[tuple[int, ...], np.dtype[Any]] | None) -> str:
+def _spec(spec: Spec | None) -> str:
     return "absent" if spec is None else f"{spec[1]}{list(spec[0])}"
