@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import struct
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import DataError
+from ..archive import describe_bytes, inflation_budget
 from ..atomic import atomic_write
+from ..errors import DataError
 from ._files import GZIP_ERRORS, open_maybe_gzip
 
 #: IDX type code -> element dtype (big-endian as stored).
@@ -36,8 +38,20 @@ IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 
 
+#: Most elements an IDX file may declare (MNIST's training images are 47 million).
+MAX_ELEMENTS = 1 << 31
+#: Most dimensions an IDX file may declare.
+MAX_DIMENSIONS = 32
+
+
 def read_idx(path: str | Path) -> npt.NDArray[Any]:
     """Read an IDX file (raw or gzip) into a native-endian array of the stored shape.
+
+    The header is checked before anything is allocated: at most
+    :data:`MAX_ELEMENTS` elements; a raw file must be exactly as long as the
+    header says; a gzip file may declare at most
+    :func:`layernet.archive.inflation_budget` of its size and is inflated only
+    up to the declared size (a small hostile file cannot expand to gigabytes).
 
     Args:
         path: the file, e.g. ``train-images-idx3-ubyte.gz``.
@@ -48,15 +62,55 @@ def read_idx(path: str | Path) -> npt.NDArray[Any]:
 
     Raises:
         DataError: naming the file, if it is missing, not IDX (wrong magic),
-            truncated, longer than the header says, or corrupt gzip.
+            truncated, longer than the header says, too large, or corrupt gzip.
     """
     path = Path(path)
     with open_maybe_gzip(path) as stream:
         try:
             dtype, shape = _read_header(stream, path)
+            _check_size(stream, path, dtype, shape)
             return _read_body(stream, path, dtype, shape)
         except GZIP_ERRORS as exc:
             raise DataError(f"{path}: corrupt or truncated gzip data: {exc}") from None
+
+
+def read_idx_header(path: str | Path) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    """The element dtype and shape an IDX file's header declares, checked as :func:`read_idx`
+    checks them, without reading the data."""
+    path = Path(path)
+    with open_maybe_gzip(path) as stream:
+        try:
+            dtype, shape = _read_header(stream, path)
+            _check_size(stream, path, dtype, shape)
+        except GZIP_ERRORS as exc:
+            raise DataError(f"{path}: corrupt or truncated gzip data: {exc}") from None
+    return dtype, shape
+
+
+def _check_size(stream: io.BufferedIOBase, path: Path, dtype: np.dtype[Any],
+                shape: tuple[int, ...]) -> None:
+    """Check the declared size against :data:`MAX_ELEMENTS` and the file's real size."""
+    dims = "×".join(str(s) for s in shape)
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    if count > MAX_ELEMENTS:
+        raise DataError(f"{path}: header says {dims} = {count:,} elements, too large to load "
+                        f"(more than {MAX_ELEMENTS:,}); the header is probably corrupt")
+    stored = path.stat().st_size
+    if isinstance(stream, gzip.GzipFile):
+        budget = inflation_budget(stored)
+        if nbytes > budget:
+            raise DataError(f"{path}: header says {dims} = {describe_bytes(nbytes)} of data, but "
+                            f"a gzip file of {describe_bytes(stored)} may inflate to at most "
+                            f"{describe_bytes(budget)}; the file is damaged or hostile")
+        return
+    available = stored - (4 + 4 * len(shape))
+    if available < nbytes:
+        raise DataError(f"{path}: truncated: header says {dims} = {nbytes} bytes of data, "
+                        f"file has {available}")
+    if available > nbytes:
+        raise DataError(f"{path}: trailing data: header says {dims} = {nbytes} bytes of data, "
+                        f"file has {available - nbytes} more")
 
 
 def _read_exactly(stream: io.BufferedIOBase, size: int) -> bytes:
@@ -77,8 +131,9 @@ def _read_header(stream: io.BufferedIOBase, path: Path) -> tuple[np.dtype[Any], 
     if zeros != b"\0\0" or code not in IDX_DTYPES:
         raise DataError(f"{path}: not an IDX file: magic number 0x{magic.hex()}, expected "
                         f"0x0000TTNN with type TT in {_type_codes()} (MNIST images: 0x00000803)")
-    if ndim == 0:
-        raise DataError(f"{path}: IDX header has 0 dimensions (magic 0x{magic.hex()})")
+    if ndim == 0 or ndim > MAX_DIMENSIONS:
+        raise DataError(f"{path}: IDX header has {ndim} dimensions (magic 0x{magic.hex()}); "
+                        f"layernet reads 1 to {MAX_DIMENSIONS}")
     sizes = _read_exactly(stream, 4 * ndim)
     if len(sizes) < 4 * ndim:
         raise DataError(f"{path}: truncated header: {ndim} dimension sizes need {4 * ndim} bytes, "

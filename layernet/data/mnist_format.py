@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ..errors import DataError
 from .dataset import DataSplits, Dataset
-from .idx import IMAGES_MAGIC, LABELS_MAGIC, describe_magic, read_idx
+from .idx import IDX_DTYPES, IMAGES_MAGIC, LABELS_MAGIC, describe_magic, read_idx, read_idx_header
 
 #: The four file names of an MNIST-format directory, without ``.gz``.
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -44,17 +44,39 @@ def read_idx_labels(path: Path) -> npt.NDArray[np.int64]:
     return _read_checked(path, LABELS_MAGIC, "labels (n,)").astype(np.int64)
 
 
+def _check_header(path: Path, magic: int, what: str) -> tuple[int, ...]:
+    """Check the magic number from the header alone (nothing allocated); return the shape."""
+    dtype, shape = read_idx_header(path)
+    found = f"0x0000{_code_of(dtype):02X}{len(shape):02X}"
+    if found != f"0x{magic:08X}":
+        raise DataError(f"{path}: expected uint8 {what} with magic 0x{magic:08X}, found magic "
+                        f"{found} ({dtype.newbyteorder('=')}, shape {shape})")
+    return shape
+
+
+def _code_of(dtype: np.dtype[Any]) -> int:
+    return next(code for code, stored in IDX_DTYPES.items() if stored == dtype)
+
+
 def _read_checked(path: Path, magic: int, what: str) -> npt.NDArray[Any]:
+    _check_header(path, magic, what)
     array = read_idx(path)
     found = describe_magic(array)
-    if found != f"0x{magic:08X}":
+    if found != f"0x{magic:08X}":  # the file changed since its header was read
         raise DataError(f"{path}: expected uint8 {what} with magic 0x{magic:08X}, found magic "
                         f"{found} ({array.dtype}, shape {array.shape})")
     return array
 
 
 def load_mnist_split(images: Path, labels: Path, name: str) -> Dataset:
-    """One labelled split from an images file and a labels file with the same count."""
+    """One labelled split from an images file and a labels file with the same count
+    (the headers are compared before either file's data is read)."""
+    image_shape = _check_header(images, IMAGES_MAGIC, "images (n, rows, cols)")
+    label_shape = _check_header(labels, LABELS_MAGIC, "labels (n,)")
+    if image_shape[0] != label_shape[0]:
+        raise DataError(f"{images.parent}: {images.name} holds {image_shape[0]} images but "
+                        f"{labels.name} holds {label_shape[0]} labels; the files must come from "
+                        "the same set")
     x = read_idx_images(images)
     y = read_idx_labels(labels)
     if len(x) != len(y):
