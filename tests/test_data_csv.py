@@ -72,7 +72,7 @@ BAD_CSV: dict[str, tuple[Edit, str]] = {
     "missing column": (lambda rows: [row.pop() for row in rows], "header has 784 columns"),
     "extra column": (lambda rows: rows.__setitem__(slice(None), [r + ["0"] for r in rows]),
                      "header has 786 columns"),
-    "long row": (lambda rows: rows[3].append("0"), "Expected 785 fields in line 4, saw 786"),
+    "long row": (lambda rows: rows[3].append("0"), "line 4 has 786 fields, more than the header's 785"),
     "short row": (lambda rows: rows[2].pop(), "line 3, column pixel783: empty cell"),
     "blank line": (lambda rows: rows[3].clear(), "line 4: empty line"),
     "header only": (lambda rows: rows.__delitem__(slice(1, None)), "no data rows"),

@@ -29,6 +29,12 @@ IMAGE_SHAPE = (28, 28)
 #: The pixel column names, in order.
 PIXEL_COLUMNS = tuple(f"pixel{i}" for i in range(IMAGE_SHAPE[0] * IMAGE_SHAPE[1]))
 LABEL_COLUMN = "label"
+#: Longest line read (a Kaggle row is about 3,200 bytes, the header about 7,000).
+MAX_LINE_BYTES = 65_536
+#: Most fields in the header line.
+MAX_FIELDS = 1 + len(PIXEL_COLUMNS)
+#: Largest label read (labels are class indices; this is where float64 stops being exact).
+MAX_LABEL = 2**53
 _EXPECTED = "expected 'label,pixel0,...,pixel783' (785 columns) or 'pixel0,...,pixel783' (784)"
 
 
@@ -45,6 +51,7 @@ def read_kaggle_csv(path: str | Path) -> Dataset:
             a negative or fractional label.
     """
     path = Path(path)
+    _scan_lines(path)
     frame = _read_frame(path)
     labelled = _check_columns(frame, path)
     frame = _drop_trailing_blank_lines(frame)
@@ -56,9 +63,60 @@ def read_kaggle_csv(path: str | Path) -> Dataset:
     x = pixels.astype(np.uint8).reshape(len(frame), *IMAGE_SHAPE)
     if not labelled:
         return Dataset(x, None, name=str(path))
-    labels = frame[[LABEL_COLUMN]].to_numpy()
-    _check_range(labels, path, (LABEL_COLUMN,), low=0, high=None)
-    return Dataset(x, labels[:, 0].astype(np.int64), name=str(path))
+    labels = _check_labels(frame, path)
+    return Dataset(x, labels, name=str(path))
+
+
+def _scan_lines(path: Path) -> None:
+    """Check every line's length and field count before pandas sees the file.
+
+    A line may hold at most :data:`MAX_LINE_BYTES` bytes, the header at most
+    :data:`MAX_FIELDS` fields and a data row no more fields than the header, so
+    a small hostile file (one line of a million commas) is refused in one pass
+    that never holds more than one line, naming the line.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header_fields = 0
+            number = 0
+            while line := handle.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                if len(line) > MAX_LINE_BYTES:
+                    raise DataError(f"{path}: line {number} is longer than {MAX_LINE_BYTES:,} "
+                                    f"bytes; {_EXPECTED}")
+                fields = line.count(b",") + 1
+                if number == 1:
+                    header_fields = fields
+                    if fields > MAX_FIELDS:
+                        raise DataError(f"{path}: header has {fields} columns, {_EXPECTED}")
+                elif fields > header_fields and line.strip(b" \t\r\n,"):
+                    raise DataError(f"{path}: line {number} has {fields} fields, more than the "
+                                    f"header's {header_fields}; {_EXPECTED}")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, expected a CSV file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _check_labels(frame: pd.DataFrame, path: Path) -> npt.NDArray[np.int64]:
+    """The ``label`` column as int64: every label an integer from 0 to :data:`MAX_LABEL`
+    (a label beyond int64, or inf, is one error, not an overflow)."""
+    import pandas as pd  # imported where used: it is slow to import
+
+    column = frame[LABEL_COLUMN]
+    with np.errstate(all="ignore"):
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(values) | (values < 0) | (values > MAX_LABEL) | (values != np.floor(values))
+    if bad.any():
+        row = int(np.argmax(bad))
+        shown = column.iat[row]
+        shown = shown.item() if isinstance(shown, np.generic) else shown
+        limit = "" if values[row] <= MAX_LABEL else " (labels above 2**53 are refused)"
+        raise DataError(f"{path}: line {row + 2}, column {LABEL_COLUMN}: {shown!r} is not an "
+                        f"integer ≥ 0{limit}")
+    return values.astype(np.int64)
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
