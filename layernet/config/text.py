@@ -33,6 +33,8 @@ MAX_BYTES = 1_000_000
 MAX_NODES = 50_000
 #: Deepest nesting of lists and mappings.
 MAX_DEPTH = 64
+#: Most digits in a number (Python refuses to convert integers of more than 4300).
+MAX_DIGITS = 100
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
@@ -40,6 +42,8 @@ _FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE]
                     |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
                     |[-+]?\.(?:inf|Inf|INF)
                     |\.(?:nan|NaN|NAN))$""", re.X)
+#: The characters YAML 1.1 does not allow in a stream (as PyYAML's reader checks).
+_NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 _PLAIN_YAML = "layernet configs use plain YAML: mappings, lists, strings, numbers, true/false, null"
 
 
@@ -100,7 +104,12 @@ def read_document(source: str | Path) -> Document:
 
 
 def parse_document(text: str, source: str = "<string>") -> Document:
-    """Parse YAML ``text`` (from ``source``) into a :class:`Document` whose top level is a mapping."""
+    """Parse YAML ``text`` (from ``source``) into a :class:`Document` whose top level is a mapping.
+
+    Before YAML sees it, the text is checked for size (:data:`MAX_BYTES`) and for
+    control characters (a NUL, a bell, ...), which are reported at their line and column.
+    """
+    _check_text(text, source)
     loader = ConfigLoader(text)
     try:
         node = loader.get_single_node()
@@ -122,6 +131,22 @@ def parse_document(text: str, source: str = "<string>") -> Document:
         raise _error(f"the top level is {kind_of(document.data)}, not a mapping", line, column,
                      "start with keys such as 'model:', 'optimizer:', 'train:'", source)
     return document
+
+
+def _check_text(text: str, source: str) -> None:
+    """Refuse text longer than :data:`MAX_BYTES` or holding a character YAML does not allow."""
+    if len(text) > MAX_BYTES:
+        raise _error(f"the config is longer than {MAX_BYTES} characters", None, None,
+                     "a config is a short text file; is this the right file?", source)
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        code = ord(bad.group())
+        name = {0: " (NUL)", 7: " (bell)", 8: " (backspace)", 0x1B: " (escape)", 0x7F: " (delete)"}
+        raise _error(f"the character U+{code:04X}{name.get(code, '')} is not allowed in a config",
+                     line, column, "a config is plain UTF-8 text; remove the character (is this a "
+                     "binary file?)", source)
 
 
 def kind_of(value: Any) -> str:
@@ -149,7 +174,16 @@ class _Converter:
                               f"(aliases or nesting)", "remove the '*' aliases")
         self.document.value_marks.setdefault(path, _mark(node))
         if isinstance(node, ScalarNode) and node.tag in _SCALAR_TAGS:
-            return self.loader.construct_object(node)
+            if node.tag in (_TAG + "int", _TAG + "float"):
+                digits = sum(char.isalnum() for char in node.value)
+                if digits > MAX_DIGITS:
+                    raise _node_error(node, f"a number with {digits} digits, more than {MAX_DIGITS}",
+                                      "write a shorter number (floats need at most 17 digits)")
+            try:
+                return self.loader.construct_object(node)
+            except (ValueError, OverflowError) as error:
+                raise _node_error(node, f"cannot read the value {one_line(node.value)[:40]!r}: "
+                                  f"{one_line(error)}", _PLAIN_YAML) from None
         if isinstance(node, SequenceNode) and node.tag == _TAG + "seq":
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode) and node.tag == _TAG + "map":
