@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from ._version import __version__
 from .atomic import atomic_write
-from .errors import LayernetError, ModelFileError
+from .errors import FileAccessError, LayernetError, ModelFileError
 
 #: The archive layout written by this version; files with a larger version are refused.
 FORMAT_VERSION = 1
@@ -115,9 +115,8 @@ def write_archive(path: str | Path, arrays: Mapping[str, npt.NDArray[Any]]) -> N
         with atomic_write(path) as file:
             entries: dict[str, Any] = dict(arrays)
             np.savez(file, **entries)
-    except OSError as error:
-        raise ModelFileError(f"{path}: cannot write the file ({error}); check the folder "
-                             f"exists and is writable") from error
+    except FileAccessError as error:
+        raise ModelFileError(f"{path}: cannot write the file ({error.reason}); {error.hint}") from None
 
 
 def read_archive(path: str | Path, *, keep: Callable[[str], bool] | None = None) -> Arrays:

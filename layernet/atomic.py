@@ -10,11 +10,14 @@ file (or none), never a half-written one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from .errors import FileAccessError
 
 
 @contextlib.contextmanager
@@ -23,19 +26,62 @@ def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
 
     The temporary file is created with the usual permissions (subject to the
     umask) and removed if the ``with`` body raises. The folder must exist.
+
+    Raises:
+        FileAccessError: an operating-system error while writing (permission
+            denied, no space left, ``path`` is a folder, ...), naming ``path``,
+            not the temporary file, with a hint; it is also an ``OSError``.
     """
     target = Path(path)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
     try:
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
         with open(temporary, "xb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and _about_the_file(error):
+            raise access_error(error, target) from None
         raise
     _sync_folder(target.parent)
+
+
+def _about_the_file(error: OSError) -> bool:
+    """Whether ``error`` is a file-system error (not a network one, nor already ours)."""
+    return (type(error).__module__ == "builtins"
+            and not isinstance(error, (FileAccessError, ConnectionError, TimeoutError)))
+
+
+def access_error(error: OSError, path: str | Path | None = None) -> FileAccessError:
+    """``error`` as a :class:`FileAccessError` about ``path`` (default: the error's own file)
+    with a hint for the usual causes."""
+    where = str(path if path is not None else error.filename or "")
+    reason = error.strerror or " ".join(str(error).split()) or type(error).__name__
+    return FileAccessError(where, reason, os_error_hint(error), error.errno)
+
+
+def os_error_hint(error: OSError) -> str:
+    """How to fix the operating-system error ``error``, in a few words."""
+    return _HINTS.get(error.errno or -1, "check the folder exists and is writable")
+
+
+_HINTS = {
+    errno.EACCES: "permission denied: choose a place you may write to, or change its permissions",
+    errno.EPERM: "operation not permitted: choose another place, or change its permissions",
+    errno.ENOSPC: "no space left on the device: free some space or write elsewhere",
+    errno.EDQUOT: "disk quota exceeded: free some space or write elsewhere",
+    errno.EISDIR: "that is a folder: give a file name",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.ENOENT: "no such file or folder: check the folder exists and the path is right",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter one",
+    errno.EEXIST: "it already exists: choose another name",
+    errno.EIO: "input/output error: the disk or network may be failing",
+}
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -144,3 +144,26 @@ class TrainingDivergedError(LayernetError):
 class ExportError(LayernetError):
     """A model cannot be exported (e.g. to ONNX): a layer without an export hook, an unbuilt
     model, a missing optional dependency or an unsupported setting."""
+
+
+class FileAccessError(LayernetError, OSError):
+    """A file or folder cannot be read or written: permission denied, no space left, a folder
+    where a file should be, ... (also an ``OSError``, with ``errno`` and ``filename`` set).
+
+    The message names the user's path (never a temporary file) and how to fix it.
+
+    Args:
+        path: the file the user asked for.
+        reason: what the system said, e.g. ``"Permission denied"``.
+        hint: how to fix it.
+        errno: the system error number, when known.
+    """
+
+    def __init__(self, path: str, reason: str, hint: str, errno: int | None = None) -> None:
+        super().__init__(errno, reason, path)
+        self.path = path
+        self.reason = reason
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason} ({self.hint})"

@@ -12,6 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+import numpy as np
+
+from ..atomic import access_error
 from ..errors import LayernetError
 from . import commands
 
@@ -49,18 +52,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        code: int = args.handler(args)
+        # Overflow in a diverging run or a damaged model is reported by layernet itself
+        # (TrainingDivergedError, a non-finite loss), never as numpy warning lines.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            code: int = args.handler(args)
         return code
     except LayernetError as error:
         return _fail(str(error))
     except BrokenPipeError:
         return _closed_pipe()
     except OSError as error:
-        return _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+        return _fail(str(access_error(error)))
+    except MemoryError:
+        return _fail("out of memory; use less data (data.limit), a smaller batch_size or a "
+                     "smaller model, or check that the input files are the ones you meant")
+    except RecursionError:
+        return _fail("a structure is nested too deeply to process; check the input files")
     except KeyboardInterrupt as stop:
         print("layernet: interrupted", file=sys.stderr)
         return int(getattr(stop, "exit_code", 130))
-
 
 
 def _closed_pipe() -> int:

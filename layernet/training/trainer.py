@@ -154,8 +154,10 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_begin(self)
         try:
-            while self.epoch < target and not self.stop_training:
-                self._run_epoch(train, validation, full)
+            # A diverging run is reported once, as TrainingDivergedError, not as overflow warnings.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while self.epoch < target and not self.stop_training:
+                    self._run_epoch(train, validation, full)
         finally:
             self.model.clear_cache()
             for callback in self.callbacks:
