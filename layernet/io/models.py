@@ -44,6 +44,8 @@ def load_model(path: str | Path) -> Sequential:
         arrays = _read_small_entries(archive)
         check_format(arrays, path, MODEL_FORMAT)
         model = model_from_config(json_entry(arrays, "config", path), path)
+        if "preprocessing" in arrays:
+            _preprocessing(arrays, path)
         weights = read_weights(archive, model, WEIGHTS_PREFIX, "file")
     model.set_weights(weights)
     return model
@@ -85,6 +87,11 @@ def load_preprocessing(path: str | Path) -> dict[str, float] | None:
     check_format(arrays, path, MODEL_FORMAT)
     if "preprocessing" not in arrays:
         return None
+    return _preprocessing(arrays, path)
+
+
+def _preprocessing(arrays: Arrays, path: str | Path) -> dict[str, float]:
+    """The checked ``preprocessing`` entry: finite ``shift`` and a finite, non-zero ``scale``."""
     stored = json_entry(arrays, "preprocessing", path)
     try:
         if not isinstance(stored, dict):
