@@ -515,7 +515,7 @@ ARGUMENT_CASES: list[tuple[str, ArgvBuild, str]] = [
     ("evaluate a missing model", lambda tmp: ["evaluate", tmp / "absent.npz"], "absent.npz: no such file"),
     ("evaluate a text file", lambda tmp: ["evaluate", text("x", "notes.txt")(tmp)], "expected a run directory"),
     ("evaluate on data of another shape", lambda tmp: ["evaluate", model_file(tmp / "m.npz"), "--data",
-                                                       _small_npz(tmp)], "samples have shape"),
+                                                       _small_npz(tmp)], "samples of shape [5] (5 values) cannot feed"),
     ("predict into a folder", lambda tmp: ["predict", model_file(tmp / "m.npz"), data_npz(tmp / "d.npz"),
                                            "--out", (tmp / "out.csv").mkdir() or tmp / "out.csv"],
      "out.csv: Is a directory (that is a folder: give a file name)"),
