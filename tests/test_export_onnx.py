@@ -426,3 +426,15 @@ def test_the_docs_examples_run(tmp_path: Path) -> None:
     for line in hook_code.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             assert line.strip() in plugin, line
+
+
+def test_a_model_trained_on_uint8_exports_its_own_preprocessing(tmp_path: Path) -> None:
+    """``ln.fit`` on raw pixels sets ``model.preprocessing``; the export takes raw uint8 without being told."""
+    model = ln.Sequential([ln.Dense(10), ln.Softmax()], input_shape=(784,), seed=0)
+    train = sample().train
+    ln.fit(model, train.x[:512].reshape(512, 784), train.y[:512], epochs=1, batch_size=64, verbose=0)
+    path = export_onnx(model, tmp_path / "carried.onnx")
+    raw = digits((784,))
+    got = run_onnx(path, raw)
+    np.testing.assert_allclose(got, model.predict(raw), atol=TOLERANCE)
+    assert (got.argmax(axis=1) == model.predict(raw).argmax(axis=1)).all()

@@ -285,6 +285,21 @@ def output_name(model: Sequential) -> str:
     return PROBABILITIES_NAME if ends_in_probabilities else OUTPUT_NAME
 
 
+def carried_preprocessing(model: Sequential) -> dict[str, float] | None:
+    """The preprocessing the model carries (set by training), as ``{"shift", "scale"}``, or None.
+
+    Raises:
+        ExportError: the model normalises each input value differently (per-pixel arrays).
+    """
+    rule = model.preprocessing
+    if rule is None or rule.identity:
+        return None
+    if np.ndim(rule.shift) or np.ndim(rule.scale):
+        raise ExportError("the model's preprocessing differs per input value; pass "
+                          "preprocessing={'shift': s, 'scale': c} explicitly")
+    return {"shift": float(rule.shift), "scale": float(rule.scale)}
+
+
 def _check_preprocessing(preprocessing: Mapping[str, float] | None) -> tuple[float, float] | None:
     if preprocessing is None:
         return None
@@ -312,6 +327,8 @@ def onnx_model(model: Sequential, *, preprocessing: Mapping[str, float] | None =
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
         raise ExportError(f"opset must be an integer from {MIN_OPSET} to {latest} (this onnx's "
                           f"newest), got {opset!r}")
+    if preprocessing is None:
+        preprocessing = carried_preprocessing(model)
     pre = _check_preprocessing(preprocessing)
     dtype = default_input_dtype(preprocessing) if input_dtype is None else input_dtype
     if dtype not in INPUT_DTYPES:
@@ -371,8 +388,9 @@ def export_onnx(model: Sequential, path: str | Path, *, preprocessing: Mapping[s
         model: a built model; every layer is built-in or has a ``to_onnx(builder)``
             hook (:class:`OnnxExportable`).
         path: the ``.onnx`` file to write (atomically; its folder must exist).
-        preprocessing: ``{"shift": s, "scale": c}`` as stored in a model file; the graph
-            starts with ``(x − s) · c`` so it takes the raw input ``layernet predict`` takes.
+        preprocessing: ``{"shift": s, "scale": c}``; the graph starts with ``(x − s) · c`` so
+            it takes the raw input ``layernet predict`` takes. Default: the preprocessing the
+            model carries (``model.preprocessing``, set by training), if any.
         opset: the ONNX opset (default :data:`DEFAULT_OPSET`, at least :data:`MIN_OPSET`).
         input_dtype: ``"uint8"`` (pixels, cast to float first) or ``"float32"``; default
             ``"uint8"`` when ``preprocessing`` scales by 1/255, else ``"float32"``.
