@@ -4,7 +4,10 @@
 * ``bash``/``console`` blocks run their ``layernet ...`` lines through the CLI in-process
   (a leading ``$ `` is dropped; other commands, such as ``pip install``, are not run);
 * a block preceded by ``<!-- docs-test: skip (reason) -->`` is skipped (full MNIST,
-  network access, long runs); ``text`` and ``yaml`` blocks are output and examples.
+  network access, long runs);
+* a block preceded by ``<!-- docs-test: write NAME -->`` (a config shown on the page) is
+  written to the file ``NAME`` for the blocks after it;
+* other ``text`` and ``yaml`` blocks are output and examples.
 
 The directory holds a copy of ``configs/`` and ``examples/``, as the repository root does.
 Pages whose blocks train for long are marked slow.
@@ -17,11 +20,14 @@ import io
 import re
 import shlex
 import shutil
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from layernet import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
 from layernet.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,6 +51,7 @@ class Block:
     code: str
     line: int
     skip: str | None
+    write: str | None = None
 
 
 def blocks(page: Path) -> list[Block]:
@@ -54,8 +61,9 @@ def blocks(page: Path) -> list[Block]:
     for match in _BLOCK.finditer(text):
         directive = match.group("directive")
         skip = directive if directive and directive.startswith("skip") else None
+        write = directive.removeprefix("write").strip() if directive and directive.startswith("write ") else None
         found.append(Block(match.group("lang"), match.group("code"), text.count("\n", 0, match.start()) + 1,
-                           skip))
+                           skip, write))
     return found
 
 
@@ -85,21 +93,42 @@ def run_page(page: Path, directory: Path) -> None:
     for folder in ("configs", "examples"):
         if (REPO / folder).is_dir():
             shutil.copytree(REPO / folder, directory / folder)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    # The page's Python runs as an importable module, as a script's ``__main__`` would: classes
+    # it defines name their module in model YAML (``plugins:``), which must import.
+    module = types.ModuleType("docs_" + re.sub(r"\W", "_", page.stem))
+    sys.modules[module.__name__] = module
+    try:
+        _run_blocks(page, directory, module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+
+
+def _run_blocks(page: Path, directory: Path, namespace: dict[str, object]) -> None:
     for block in blocks(page):
         if block.skip is not None:
             continue
         where = f"{page.name}:{block.line}"
-        if block.lang == "python":
+        if block.write is not None:
+            (directory / block.write).write_text(block.code, encoding="utf-8")
+        elif block.lang == "python":
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(block.code, where, "exec"), namespace)  # noqa: S102 - the docs' own code
         elif block.lang in ("bash", "console", "sh", "shell"):
             for argv in shell_commands(block.code):
                 with contextlib.redirect_stdout(io.StringIO()) as out, \
                         contextlib.redirect_stderr(io.StringIO()) as err:
-                    code = main(argv)
+                    code = _run_cli(argv)
                 expected_failure = "error" in block.code.split(" ".join(argv[:1]))[0][-200:]
                 assert code == 0 or expected_failure, f"{where}: layernet {shlex.join(argv)} exited {code}:\n{err.getvalue()}{out.getvalue()}"
+
+
+def _run_cli(argv: list[str]) -> int:
+    """``layernet ARGV`` in-process, with the exit status a shell would see (argparse's
+    ``--version``, ``--help`` and usage errors end with ``SystemExit``)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
 
 
 def _marks(page: Path) -> list[pytest.MarkDecorator]:
@@ -115,4 +144,10 @@ def _marks(page: Path) -> list[pytest.MarkDecorator]:
 def test_every_block_of_the_page_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    # Each page is read as if in a fresh process: the names it registers (a Swish of its own,
+    # or examples.custom_layers imported from this page's directory) are forgotten afterwards.
+    for registry in (LAYERS, LOSSES, OPTIMIZERS, INITIALIZERS, SCHEDULES):
+        monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+    for module in [name for name in sys.modules if name == "examples" or name.startswith("examples.")]:
+        monkeypatch.delitem(sys.modules, module)
     run_page(page, tmp_path)
