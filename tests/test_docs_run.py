@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from layernet import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
 from layernet.cli import main
@@ -98,7 +99,11 @@ def run_page(page: Path, directory: Path) -> None:
     module = types.ModuleType("docs_" + re.sub(r"\W", "_", page.stem))
     sys.modules[module.__name__] = module
     try:
-        _run_blocks(page, directory, module.__dict__)
+        # One BLAS thread, as `layernet train` picks for models this small: the pages' own
+        # `ln.fit` calls leave the setting alone, and several threads on a busy machine make
+        # small matrix products many times slower.
+        with threadpool_limits(limits=1, user_api="blas"):
+            _run_blocks(page, directory, module.__dict__)
     finally:
         del sys.modules[module.__name__]
 
