@@ -21,7 +21,7 @@ from .metrics import Evaluation, as_dataset, as_validation, model_dataset
 from .metrics import evaluate as evaluate_dataset
 from .progress import Progress
 from .settings import TrainSettings
-from .threads import blas_threads
+from .threads import blas_threads, default_threads
 from .trainer import Trainer
 
 Spec = str | dict[str, Any]
@@ -68,7 +68,8 @@ def fit(model: Sequential | Trainer, x: Dataset | npt.ArrayLike, y: npt.ArrayLik
         initial_epoch: epochs already done, for a loaded model trained before: the
             schedule and the history's epoch numbers continue from there (the
             optimiser starts afresh; continue a checkpoint to keep its state).
-        threads: BLAS threads to train with (threadpoolctl); None leaves the setting alone.
+        threads: BLAS threads to train with (threadpoolctl); None applies the measured default
+            policy (:func:`layernet.training.threads.default_threads`), as ``layernet train`` does.
 
     Raises:
         UnknownNameError: an unknown loss, optimizer or schedule.
@@ -100,7 +101,9 @@ def fit(model: Sequential | Trainer, x: Dataset | npt.ArrayLike, y: npt.ArrayLik
     added = list(callbacks) + _progress(verbose, epochs)
     trainer.callbacks = [*trainer.callbacks, *added]
     try:
-        with blas_threads(threads):
+        chosen = default_threads(trainer.model.num_parameters, trainer.settings.batch_size) \
+            if threads is None else threads
+        with blas_threads(chosen):
             return trainer.fit(train, validation_data=validation, epochs=epochs)
     finally:
         trainer.callbacks = [c for c in trainer.callbacks if not any(c is a for a in added)]
