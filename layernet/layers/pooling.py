@@ -101,6 +101,10 @@ class MaxPool2D(_Pool2D):
     maximum in row-major window order, as PyTorch does (ties are common, e.g.
     the zeros of a ReLU on MNIST's blank background):
     ``dX[n, c, p·sh + i*, q·sw + j*] += dY[n, c, p, q]`` with ``(i*, j*)`` that first maximum.
+    Forward records the offset ``i*·kw + j*`` of every window (an ``(N, C, Ho, Wo)`` array of
+    small unsigned integers, in the output's memory layout); backward is then one masked
+    product ``dY · [argmax == k]`` per window offset ``k``, written straight into ``dX`` when
+    windows do not overlap (and without zero-filling ``dX`` when they tile the input).
 
     Args:
         pool_size: window ``k`` or ``[kh, kw]``, each at least 1.
@@ -120,8 +124,7 @@ class MaxPool2D(_Pool2D):
     def __init__(self, pool_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
                  padding: int | Sequence[int] = 0, *, name: str | None = None) -> None:
         super().__init__(pool_size, stride, padding, name=name)
-        self._xp: Array | None = None
-        self._y: Array | None = None
+        self._argmax: Array | None = None    # (N, C, Ho, Wo) window offset of each first maximum
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         xp = self._start(x, -np.inf)
@@ -129,37 +132,64 @@ class MaxPool2D(_Pool2D):
         _, first = next(windows)
         y = np.empty_like(first)            # keeps the input's memory layout
         np.copyto(y, first)
-        for _, view in windows:
+        count = self.pool_size[0] * self.pool_size[1]
+        # The offset k = i·kw + j of the first maximum of every window, in y's layout: a later
+        # offset takes over only when strictly greater, so ties keep the earliest (row-major),
+        # as PyTorch does. Recorded here so that backward is one masked product per offset.
+        # As k exceeds every earlier offset, "k where greater" is max(argmax, k·greater)
+        # (measured 70x faster than np.copyto(argmax, k, where=greater), which does not vectorise).
+        index = np.min_scalar_type(count - 1).type
+        argmax = np.zeros_like(y, dtype=index)
+        greater = np.empty_like(y, dtype=bool)
+        candidate = np.empty_like(argmax)
+        for k, (_, view) in enumerate(windows, start=1):
+            np.greater(view, y, out=greater)
             np.maximum(y, view, out=y)
-        self._xp, self._y = xp, y
+            np.multiply(greater.view(np.uint8), index(k), out=candidate)
+            np.maximum(argmax, candidate, out=argmax)
+        self._argmax = argmax
         return y
 
+    @property
+    def _tiles(self) -> bool:
+        """Whether the windows cover every input pixel exactly once (no padding, stride equal
+        to the pool size, sizes divisible): backward then writes every pixel, no zero fill."""
+        (kh, kw), (sh, sw), (ho, wo) = self.pool_size, self.stride, self._out_size
+        return (self.padding == (0, 0) and (sh, sw) == (kh, kw)
+                and self._x_shape[2:] == (ho * kh, wo * kw))
+
     def backward(self, dY: Array) -> Array:
-        if self._xp is None or self._y is None:
+        if self._argmax is None:
             raise RuntimeError("MaxPool2D.backward called before forward")
-        xp, y = self._xp, self._y
-        dxp = np.zeros_like(xp)
-        remaining = np.empty_like(y)        # gradient not yet given to a maximum, in y's layout
-        np.copyto(remaining, dY)
-        hit = np.empty_like(y, dtype=bool)
-        share = np.empty_like(remaining)
-        count = self.pool_size[0] * self.pool_size[1]
-        for k, (index, view) in enumerate(self._windows(xp)):
-            np.equal(view, y, out=hit)
+        argmax = self._argmax
+        n, c, h, w = self._x_shape
+        (top, bottom), (left, right) = self._pads
+        shape = (n, c, h + top + bottom, w + left + right)
+        # dX in the input's layout (batch-innermost after a convolution): argmax has y's layout,
+        # which pooling keeps from its input.
+        dxp = self._like_input(shape, argmax, dY.dtype, zero=not self._tiles)
+        hit = np.empty_like(argmax, dtype=bool)
+        for k, (index, _) in enumerate(self._windows(dxp)):
+            np.equal(argmax, k, out=hit)
             target = dxp[:, :, index[0], index[1]]
             if self._disjoint:           # each pixel in one window: write the share directly
-                share = target
-            np.multiply(remaining, hit, out=share)
-            if not self._disjoint:
-                target += share
-            if k < count - 1:
-                # Later ties of this window get nothing: r − r·hit is exactly 0 where hit, r elsewhere
-                # (measured 8x faster than np.copyto(remaining, 0, where=hit)).
-                remaining -= share
+                np.multiply(dY, hit, out=target)
+            else:
+                target += dY * hit
         return unpad_spatial(dxp, self._pads)
 
+    @staticmethod
+    def _like_input(shape: tuple[int, int, int, int], like: Array, dtype: np.dtype[Any],
+                    zero: bool) -> Array:
+        """A new ``shape`` array with the axis order in memory of ``like`` (same rank)."""
+        order = sorted(range(4), key=lambda axis: -like.strides[axis])   # outermost axis first
+        make = np.zeros if zero else np.empty
+        base = make(tuple(shape[axis] for axis in order), dtype=dtype)
+        out: Array = base.transpose(np.argsort(order))
+        return out
+
     def clear_cache(self) -> None:
-        self._xp = self._y = None
+        self._argmax = None
 
 
 @register_layer
