@@ -143,6 +143,61 @@ def col2im(cols: Array, image_shape: tuple[int, int, int, int], kernel: Pair, st
     return out
 
 
+def _inside(tap: int, pad: int, size: int, stride: int, lo: int, hi: int) -> tuple[int, int, int]:
+    """The window positions ``p`` in ``[lo, hi)`` whose tap ``tap`` (= ``i·dh``) reads a pixel of
+    the *unpadded* image (``0 <= p·stride + tap − pad < size``), as ``(first, stop, pixel of first)``;
+    ``first >= stop`` when there are none."""
+    first = max(lo, -((tap - pad) // stride))            # ceil((pad − tap) / stride)
+    stop = min(hi, (pad + size - 1 - tap) // stride + 1)
+    return first, stop, first * stride + tap - pad
+
+
+def col2im_product(weight_t: Array, dy: Array, image_shape: tuple[int, int, int, int], pads: Pads,
+                   kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair,
+                   block: int = 1 << 18) -> Array:
+    """``unpad(col2im(weight_t @ dy))``: the input gradient of a convolution, without the padded
+    border and without ever holding the whole ``(C·kh·kw, Ho·Wo·N)`` product.
+
+    ``weight_t`` is ``Wᵀ`` ``(C·kh·kw, F)``, ``dy`` the output gradient ``(F, Ho·Wo·N)``
+    (columns ordered ``p, q, n``), ``image_shape`` the *unpadded* ``(C, H, W, N)`` and
+    ``pads`` the padding the forward pass used. Returns a new ``(C, H, W, N)`` array equal
+    to :func:`col2im` of the full product with the border cut off (:func:`unpad_spatial`),
+    up to the order of floating-point additions.
+
+    The product is computed for a block of output rows ``p`` at a time (about ``block``
+    entries, so the block stays in the L2 cache while it is scattered) and each block is
+    added straight into the unpadded image, one strided add per kernel offset ``(i, j)``;
+    entries that would land in the padding are never added. On the 16-channel 14x14 layer
+    of the LeNet-style MNIST network (batch 128, float32) this measured 4.7 ms against 5.9 ms
+    for the product followed by :func:`col2im` and :func:`unpad_spatial`. The loop runs over
+    blocks of output rows and kernel offsets, never over samples or single pixels.
+    """
+    channels, height, width, batch = image_shape
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+    (top, _), (left, _) = pads
+    filters = dy.shape[0]
+    out = np.zeros(image_shape, dtype=np.result_type(weight_t, dy))
+    run = wo * batch                                       # columns of one output row p
+    rows = max(1, min(ho, block // (weight_t.shape[0] * run)))
+    dy_rows = dy.reshape(filters, ho, run)
+    columns = [_inside(j * dw, left, width, sw, 0, wo) for j in range(kw)]
+    for p0 in range(0, ho, rows):
+        p1 = min(ho, p0 + rows)
+        product = weight_t @ dy_rows[:, p0:p1].reshape(filters, -1)
+        blocks = product.reshape(channels, kh, kw, p1 - p0, wo, batch)
+        for i in range(kh):
+            first, stop, y = _inside(i * dh, top, height, sh, p0, p1)
+            if first >= stop:
+                continue
+            for j in range(kw):
+                q_first, q_stop, x = columns[j]
+                if q_first >= q_stop:
+                    continue
+                out[:, y:y + sh * (stop - first - 1) + 1:sh, x:x + sw * (q_stop - q_first - 1) + 1:sw] += \
+                    blocks[:, i, j, first - p0:stop - p0, q_first:q_stop]
+    return out
+
+
 def col2im_add_at(cols: Array, image_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
                   dilation: Pair, out_size: Pair) -> Array:
     """:func:`col2im` with one ``np.add.at`` scatter (reference implementation, used in tests)."""

@@ -14,7 +14,7 @@ from layernet.layers.base import Layer, layer_config, layer_from_config
 from layernet.layers.conv import Conv1D, Conv2D
 from layernet.layers.normalization import BatchNorm
 from layernet.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
-from layernet.patches import col2im, col2im_add_at, im2col
+from layernet.patches import col2im, col2im_add_at, col2im_product, im2col, unpad_spatial
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
@@ -102,6 +102,30 @@ def test_col2im_is_the_adjoint_of_im2col(kernel: Any, stride: Any, dilation: Any
     assert lhs == pytest.approx(float(np.sum(xp * back)), rel=1e-12)
     np.testing.assert_allclose(back, col2im_add_at(cols, xp.shape, kernel, stride, dilation, out),
                                rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("image, kernel, stride, dilation, pads", [
+    ((3, 7, 9, 2), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    ((2, 10, 7, 3), (2, 3), (2, 1), (1, 1), ((1, 1), (2, 2))),
+    ((2, 11, 9, 2), (3, 3), (2, 2), (2, 2), ((2, 2), (2, 2))),
+    ((1, 5, 5, 2), (5, 5), (3, 3), (1, 1), ((0, 0), (0, 0))),
+    ((4, 6, 6, 2), (2, 2), (3, 3), (1, 1), ((0, 0), (0, 0))),    # pixels read by no window
+    ((3, 8, 9, 2), (4, 4), (1, 1), (1, 1), ((1, 2), (1, 2))),    # 'same' with an even kernel
+    ((2, 9, 9, 3), (1, 1), (3, 2), (1, 1), ((0, 0), (1, 1))),    # taps that only read padding
+])
+@pytest.mark.parametrize("block", [1, 40, 1 << 18])
+def test_col2im_product_is_the_unpadded_col2im_of_the_product(image: Any, kernel: Any, stride: Any,
+                                                              dilation: Any, pads: Any, block: int) -> None:
+    channels, height, width, batch = image
+    padded = (channels, height + sum(pads[0]), width + sum(pads[1]), batch)
+    out = tuple((n - d * (k - 1) - 1) // s + 1
+                for n, k, s, d in zip(padded[1:3], kernel, stride, dilation))
+    weight_t = RNG.standard_normal((channels * kernel[0] * kernel[1], 3))
+    dy = RNG.standard_normal((3, out[0] * out[1] * batch))
+    expected = unpad_spatial(col2im(weight_t @ dy, padded, kernel, stride, dilation, out), pads, axes=(1, 2))
+    got = col2im_product(weight_t, dy, image, pads, kernel, stride, dilation, out, block=block)
+    assert got.shape == image
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
 # -- convolution -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from .. import checks
 from ..errors import InvalidArgument, ShapeError
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from ..parameter import Parameter
-from ..patches import Pads, Pair, col2im, conv_output_size, im2col, pad_spatial, unpad_spatial
+from ..patches import Pads, Pair, col2im_product, conv_output_size, im2col, pad_spatial
 from ..typing import Array, Shape
 from .base import Layer, register_layer
 
@@ -79,7 +79,7 @@ class _Conv(Layer):
         self.bias_init = get_initializer(bias_init)
         self.bias = None
         self._cols: Array | None = None      # the patch matrix of the last forward (reused workspace)
-        self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # padded (C, Hp, Wp, N) input
+        self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # unpadded (C, H, W, N) input
         self._out_size: Pair = (0, 0)
         self._pads_used: Pads = ((0, 0), (0, 0))
 
@@ -174,7 +174,9 @@ class _Conv(Layer):
             work = np.empty((rows + extra, columns), dtype=xp.dtype)
             work[rows:] = 1
         im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=work[:rows])
-        self._cols, self._image_shape, self._out_size, self._pads_used = work, xp.shape, out_size, pads
+        channels, height, width = image.shape[1:]
+        self._cols, self._out_size, self._pads_used = work, out_size, pads
+        self._image_shape = (channels, height, width, batch)
         weight = self.weight.value.reshape(self.filters, rows)
         if self.bias is not None:
             weight = np.concatenate([weight, self.bias.value[:, None]], axis=1)   # [W | b], tiny
@@ -193,7 +195,11 @@ class _Conv(Layer):
     def _parameter_gradients(self, dy: Array) -> None:
         if self._cols is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        grads = dy @ self._cols.T                                 # [dW | db]: (F, C·kh·kw [+ 1])
+        cols = self._cols
+        # [dW | db]: (F, C·kh·kw [+ 1]). OpenBLAS (0.3.31, its default SkylakeX kernels on this
+        # Zen 4) is faster with the taller operand on the left: 3.7 ms for (cols · dyᵀ)ᵀ against
+        # 4.4 ms for dy · colsᵀ on the 16->32-channel MNIST layer; the reverse for 1->16 channels.
+        grads = (cols @ dy.T).T if cols.shape[0] > dy.shape[0] else dy @ cols.T
         rows = self.weight.size // self.filters
         weight_grad = self.weight.grad.reshape(self.filters, rows)   # a view: grad is contiguous
         weight_grad += grads[:, :rows]
@@ -203,10 +209,10 @@ class _Conv(Layer):
     def backward(self, dY: Array) -> Array:
         dy = self._grad_matrix(dY)
         self._parameter_gradients(dy)
-        dcols = self.weight.value.reshape(self.filters, -1).T @ dy          # (C·kh·kw, Ho·Wo·N)
-        dxp = col2im(dcols, self._image_shape, self._kernel2, self._stride2, self._dilation2,
-                     self._out_size)
-        dx = unpad_spatial(dxp, self._pads_used, axes=(1, 2)).transpose(3, 0, 1, 2)
+        # dX = unpad(col2im(Wᵀ · dy)), one block of output rows at a time (see col2im_product).
+        weight_t = self.weight.value.reshape(self.filters, -1).T             # (C·kh·kw, F), a view
+        dx = col2im_product(weight_t, dy, self._image_shape, self._pads_used, self._kernel2,
+                            self._stride2, self._dilation2, self._out_size).transpose(3, 0, 1, 2)
         return dx if self._rank == 2 else dx[:, :, 0, :]
 
     def clear_cache(self) -> None:
@@ -242,7 +248,10 @@ class Conv2D(_Conv):
     with ``Xp`` the zero-padded input. Computed as one matrix product
     ``[W.reshape(F, C·kh·kw) | b] @ [im2col(Xp); 1]`` (the bias rides as a row of
     ones); the backward pass is ``[dW | db] = dY · [cols; 1]ᵀ`` and
-    ``dX = col2im(Wᵀ · dY)``, with ``dY`` as an ``(F, Ho·Wo·N)`` matrix.
+    ``dX = unpad(col2im(Wᵀ · dY))``, with ``dY`` as an ``(F, Ho·Wo·N)`` matrix (the product
+    and the scatter done a block of output rows at a time, padding never written:
+    :func:`layernet.patches.col2im_product`). The first layer of a model skips ``dX``
+    in training (:meth:`backward_parameters`).
 
     Args:
         filters: number of output channels ``F``, at least 1.
