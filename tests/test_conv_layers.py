@@ -282,6 +282,29 @@ def test_batchnorm_gradcheck(shape: tuple[int, ...], training: bool) -> None:
     layernet.gradcheck(BatchNorm(), shape, batch_size=4, training=training)
 
 
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("shape", [(3,), (2, 4, 4)])
+def test_batchnorm_training_gradcheck_with_inputs_drawn_from_the_same_seed(shape: tuple[int, ...],
+                                                                           seed: int) -> None:
+    """The inputs check_layer draws (default_rng(seed)) once coincided with gradcheck's projection R."""
+    x = np.random.default_rng(seed).standard_normal((4, *shape))
+    report = layernet.gradcheck(BatchNorm(), shape, inputs=x, training=True, seed=seed)
+    assert report.errors["input"] < 1e-8, report
+
+
+def test_batchnorm_input_gradient_along_its_own_input_is_only_the_eps_term() -> None:
+    """Why the coincidence broke the check: with dY = X the exact training-mode input gradient
+    is γ·eps·X̂/(σ² + eps), about 1e-5 here, below the finite differences' rounding noise."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    layer = build(BatchNorm(), (3,))
+    layer.forward(x, training=True)
+    dx = layer.backward(x.copy())
+    var = x.var(axis=0)
+    xhat = (x - x.mean(axis=0)) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(dx, 1e-5 * xhat / (var + 1e-5), rtol=1e-6, atol=1e-15)
+    assert np.abs(dx).max() < 1e-4
+
+
 @pytest.mark.torch
 def test_batchnorm_running_statistics_follow_torch_over_steps() -> None:
     shape = (3, 5, 4)
