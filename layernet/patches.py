@@ -29,6 +29,9 @@ Patch matrix ("columns"):
   which is exactly what back-propagation through ``im2col`` needs. Pixels read
   by several windows (overlaps) receive the sum of their entries; pixels read by
   none (stride larger than the kernel) receive zero.
+* :func:`col2im_product` is ``unpad(col2im(Wᵀ · dy))``, a convolution's input
+  gradient, computed a cache-sized block of output rows at a time and never
+  writing the padding (what :class:`layernet.layers.conv.Conv2D` uses).
 
 All functions are plain numpy; none modifies its inputs.
 """
