@@ -232,6 +232,32 @@ def test_max_pool_sends_a_tied_window_to_its_first_maximum() -> None:
     np.testing.assert_array_equal(dx, [[[[3.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]]]])
 
 
+def test_max_pool_backward_is_independent_of_memory_layouts() -> None:
+    """A batch-innermost input (after a convolution) and a sample-major dY (from Flatten) give the
+    same gradient as plain C-contiguous arrays."""
+    x = np.maximum(RNG.standard_normal((3, 4, 6, 6)), 0.5)        # ties at 0.5
+    dy = RNG.standard_normal((3, 4, 3, 3))
+    plain = build(MaxPool2D(2), (4, 6, 6))
+    plain.forward(x)
+    expected = plain.backward(dy)
+    for layout in ["batch-innermost", "sample-major"]:
+        layer = build(MaxPool2D(2), (4, 6, 6))
+        y = layer.forward(np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
+        assert y.strides[0] < y.strides[3]                          # kept the input's layout
+        grad = dy if layout == "sample-major" else np.ascontiguousarray(dy.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        np.testing.assert_array_equal(layer.backward(grad), expected)
+
+
+@pytest.mark.torch
+def test_max_pool_with_more_than_256_window_offsets_matches_torch() -> None:
+    """Windows over 256 pixels record their first-maximum offset in uint16."""
+    x = np.maximum(RNG.standard_normal((2, 1, 40, 40)), 0.3)
+    layer = build(MaxPool2D(17, stride=3, padding=8), (1, 40, 40))
+    diffs = torch_parity(layer, torch.nn.MaxPool2d(17, stride=3, padding=8), (1, 40, 40), x=x)
+    assert layer._argmax is not None and layer._argmax.dtype == np.uint16
+    assert max(diffs.values()) <= 1e-10, diffs
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("args", [dict(pool_size=2), dict(pool_size=3, stride=2, padding=1),
                                   dict(pool_size=3, stride=1), dict(pool_size=(2, 4), stride=(2, 3))])
