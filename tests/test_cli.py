@@ -165,7 +165,7 @@ def test_validate_reports_the_run(run_cli: RunCli) -> None:
 @pytest.mark.process
 def test_gradcheck_checks_custom_layers_from_a_plugin() -> None:
     """A real process started in the repository root imports the plugin from its current directory."""
-    result = run_process("gradcheck", REPO / "examples" / "custom.yaml", cwd=REPO)
+    result = run_process("gradcheck", REPO / "examples" / "custom.yaml", "--allow-plugins", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Swish" in result.stdout and "Scale" in result.stdout and "FAILED" not in result.stdout
 

@@ -15,13 +15,14 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import write_text
-from ..config import RunConfig, load_run_config, model_from_yaml, validate_config
+from ..config import RunConfig, model_from_yaml, validate_config
+from ..config.run import config_plugins
+from ..config.sections import consent_message
 from ..data import Dataset, load_data, load_inputs
 from ..data.download import download_mnist
 from ..data.loading import check_source
 from ..errors import ConfigError, DataError, LayernetError
 from ..gradcheck import gradcheck
-from ..io.models import load_model
 from ..losses import Loss, predicted_classes
 from ..model import Sequential
 from ..objective import pair
@@ -31,8 +32,9 @@ from ..training.threads import blas_info, blas_threads, default_threads
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
-from .rundir import (CONFIG_FILE, SavedRun, claim_run_directory, model_outputs, open_run, plot_run,
-                     read_history, train_run)
+from .rundir import (CONFIG_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
+                     model_outputs, open_run, plot_run, read_history, recorded_plugin_folders,
+                     require_consent, train_run)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -83,6 +85,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                         "rows — else every core; see docs/cli.md)")
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+    add_consent_argument(parser)
 
 
 def train(args: argparse.Namespace) -> int:
@@ -93,13 +96,15 @@ def train(args: argparse.Namespace) -> int:
     if args.config is None and not source.exists():
         raise LayernetError(f"{args.resume}: not a run directory ({CONFIG_FILE} is missing); "
                             "give the config too: layernet train CONFIG --resume RUN_DIR")
-    config = load_run_config(source, allow_plugins=True, overrides=args.overrides).with_overrides(
+    search = recorded_plugin_folders(args.resume) if args.resume is not None else []
+    config = load_config(source, allow_plugins=args.allow_plugins, overrides=args.overrides,
+                         search=search).with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, data_source=args.data)
     if args.print_config:
         sys.stdout.write(config.to_yaml())
         return 0
     if args.resume is not None:
-        _check_resumable(config, args.resume)
+        _check_resumable(config, args.resume, args.allow_plugins)
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise LayernetError(f"{args.out}: already exists and is not empty; choose another --out "
                             f"or continue it with --resume {args.out}")
@@ -162,12 +167,13 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _check_resumable(config: RunConfig, directory: Path) -> None:
+def _check_resumable(config: RunConfig, directory: Path, allow_plugins: bool) -> None:
     """Refuse to resume ``directory`` with settings other than its own (only epochs may grow)."""
     stored_path = directory / CONFIG_FILE
     if not stored_path.exists():
         return
-    stored = load_run_config(stored_path, allow_plugins=True).to_dict()
+    stored = load_config(stored_path, allow_plugins=allow_plugins,
+                         search=recorded_plugin_folders(directory)).to_dict()
     wanted = config.with_overrides(epochs=int(stored["train"]["epochs"])).to_dict()
     differ = [section for section in wanted if wanted[section] != stored[section]]
     if differ:
@@ -189,6 +195,7 @@ def _plots(directory: Path, model: Sequential, loss: Loss, history: History,
 def _model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, metavar="RUN_DIR_OR_MODEL",
                         help="a run directory (from layernet train) or a model .npz file")
+    add_consent_argument(parser)
 
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,7 +210,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     """``layernet evaluate``: loss, accuracy, top-k accuracy, per-class precision/recall/F1
     and the confusion matrix on labelled data (``--json``: all of them, plus the
     misclassified row indices)."""
-    run = open_run(args.model)
+    run = open_run(args.model, allow_plugins=args.allow_plugins)
     data = _inputs(run, args.data) if args.data else _default_test_data(run)
     if data.y is None:
         raise DataError(f"{data.name}: has no labels to evaluate against (a Kaggle CSV needs a "
@@ -259,7 +266,7 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 def predict_command(args: argparse.Namespace) -> int:
     """``layernet predict``: a Kaggle submission ``ImageId,Label`` (ImageId from 1)."""
-    run = open_run(args.model)
+    run = open_run(args.model, allow_plugins=args.allow_plugins)
     data = _inputs(run, args.input)
     import pandas as pd  # imported where used: it is slow to import
 
@@ -279,30 +286,34 @@ def predict_command(args: argparse.Namespace) -> int:
 def _config_or_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", type=Path, metavar="CONFIG_OR_MODEL",
                         help="a YAML config, a model .npz file or a run directory")
+    add_consent_argument(parser)
 
 
-def _model_of(source: Path) -> Sequential:
-    if source.is_dir():
-        return open_run(source).model
-    if source.suffix.lower() == ".npz":
-        return load_model(source)
-    return model_from_yaml(source, allow_plugins=True)
+def _model_of(source: Path, allow_plugins: bool) -> Sequential:
+    if source.is_dir() or source.suffix.lower() == ".npz":
+        return open_run(source, allow_plugins=allow_plugins).model
+    require_consent(source, allow_plugins)
+    return model_from_yaml(source, allow_plugins=allow_plugins)
 
 
 def summary_command(args: argparse.Namespace) -> int:
     """``layernet summary``: the table of layers, output shapes and parameter counts."""
-    say(_model_of(args.source).summary())
+    say(_model_of(args.source, args.allow_plugins).summary())
     return 0
 
 
 def _config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="the YAML config to check")
+    add_consent_argument(parser)
 
 
 def validate_command(args: argparse.Namespace) -> int:
     """``layernet validate``: check a config completely without training."""
+    missing = config_plugins(args.config)
+    if missing and not args.allow_plugins:
+        return _validate_without_plugins(args.config, missing)
     try:
-        config = validate_config(args.config, allow_plugins=True)
+        config = validate_config(args.config, allow_plugins=args.allow_plugins)
     except ConfigError as error:
         for problem in error.problems[:-1]:
             print(f"layernet: error: {problem}", file=sys.stderr)
@@ -325,9 +336,30 @@ def validate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_without_plugins(source: Path, missing: list[str]) -> int:
+    """``validate`` of a config whose plugins may not be imported: everything else is checked,
+    names the plugins may define are listed as unchecked, and the refusal is the last line."""
+    say(f"{source}: plugins {', '.join(missing)} (not imported; nothing they define is checked)")
+    errors: list[ConfigError] = []
+    try:
+        validate_config(source, allow_plugins=False)
+    except ConfigError as error:
+        errors = list(error.problems)
+    for problem in errors:
+        if problem.message.startswith("plugin module "):
+            continue
+        if problem.message.startswith("unknown ") and not problem.message.startswith("unknown section"):
+            say(f"{problem.path}: {problem.message.removeprefix('unknown ')} is not built in; it "
+                f"belongs to the plugins ({', '.join(missing)}) and is not checked")
+        else:
+            print(f"layernet: error: {' '.join(str(problem).split())}", file=sys.stderr)
+    raise LayernetError(consent_message(missing, str(source)))
+
+
 def gradcheck_command(args: argparse.Namespace) -> int:
     """``layernet gradcheck``: finite-difference check of every layer of a config's model."""
-    model = model_from_yaml(args.config, allow_plugins=True)
+    require_consent(args.config, args.allow_plugins)
+    model = model_from_yaml(args.config, allow_plugins=args.allow_plugins)
     failed = 0
     for index, layer in enumerate(model):
         report = gradcheck(layer, layer.input_shape, seed=index, max_entries=args.max_entries,
@@ -377,13 +409,14 @@ def data_command(args: argparse.Namespace) -> int:
 
 def _plot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, metavar="RUN_DIR", help="a run directory from layernet train")
+    add_consent_argument(parser)
 
 
 def plot_command(args: argparse.Namespace) -> int:
     """``layernet plot``: (re)draw a run directory's PNG plots."""
     if not matplotlib_available():
         raise LayernetError(f"plotting needs matplotlib: {INSTALL_HINT}")
-    run = open_run(args.run)
+    run = open_run(args.run, allow_plugins=args.allow_plugins)
     if run.config is None:
         raise LayernetError(f"{args.run}: not a run directory (plots need its history and config)")
     written = plot_run(args.run, run.model, run.loss, read_history(args.run),

@@ -13,7 +13,8 @@ from pathlib import Path
 from ..errors import LayernetError
 from ..export.onnx import (DEFAULT_OPSET, INPUT_DTYPES, INPUT_NAME, default_input_dtype, export_onnx,
                            output_name, require_onnx)
-from .rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, open_run
+from .rundir import (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, add_consent_argument,
+                     open_run)
 
 #: The subcommand's name, one-line help and example (the fields of ``commands.Command``).
 NAME = "export"
@@ -32,6 +33,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-dtype", choices=INPUT_DTYPES, default=None,
                         help="type of the graph's input: uint8 pixels or float32 values (default: "
                         "uint8 when the model was trained on pixels / 255, else float32)")
+    add_consent_argument(parser)
 
 
 def _inputs_of(source: Path) -> list[Path]:
@@ -50,7 +52,7 @@ def handler(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise LayernetError(f"{out}: is a directory; --onnx takes a file name, e.g. {out / 'model.onnx'}")
     require_onnx()
-    run = open_run(args.model)
+    run = open_run(args.model, allow_plugins=args.allow_plugins)
     preprocessing = {"shift": run.shift, "scale": run.scale}
     dtype = args.input_dtype or default_input_dtype(preprocessing)
     out.parent.mkdir(parents=True, exist_ok=True)

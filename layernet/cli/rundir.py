@@ -17,6 +17,7 @@ Every file is written atomically: a crash leaves the previous version or none.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import shutil
@@ -32,6 +33,8 @@ import numpy as np
 from .._version import __version__
 from ..atomic import write_text
 from ..config import RunConfig, load_run_config
+from ..config.run import config_plugins
+from ..config.sections import consent_message, plugin_root
 from ..data import DataSplits, Dataset, load_data
 from ..errors import LayernetError, ModelFileError
 from ..io.checkpoints import Checkpoint, restore_checkpoint, save_checkpoint
@@ -48,6 +51,47 @@ MODEL_FILE = "model.npz"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 CHECKPOINTS = "checkpoints"
+
+#: The help of ``--allow-plugins``, on every command that reads configs, runs or models.
+CONSENT_HELP = ("import the Python modules listed under 'plugins:' in the config or run (this RUNS "
+                "THEIR CODE: pass it only for configs and runs you trust; see docs/trust.md)")
+
+
+def add_consent_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--allow-plugins`` to a subcommand's parser."""
+    parser.add_argument("--allow-plugins", action="store_true", help=CONSENT_HELP)
+
+
+def require_consent(source: Path, allow: bool) -> None:
+    """Refuse (one line) a config naming plugin modules not imported yet, unless ``allow``."""
+    missing = config_plugins(source)
+    if missing and not allow:
+        raise LayernetError(consent_message(missing, str(source)))
+
+
+def load_config(source: Path, *, allow_plugins: bool, overrides: Sequence[str] = (),
+                search: Sequence[Path] = ()) -> RunConfig:
+    """:func:`load_run_config` behind the consent check of :func:`require_consent`."""
+    require_consent(source, allow_plugins)
+    return load_run_config(source, allow_plugins=allow_plugins, overrides=overrides,
+                           plugin_search=search)
+
+
+def plugin_folders(config: RunConfig) -> dict[str, str]:
+    """Where each of ``config``'s (imported) plugins was found, for ``metrics.json``."""
+    folders = {name: plugin_root(name) for name in config.plugins}
+    return {name: str(folder) for name, folder in folders.items() if folder is not None}
+
+
+def recorded_plugin_folders(directory: Path) -> list[Path]:
+    """The plugin folders a run recorded in its ``metrics.json`` (none when unreadable)."""
+    try:
+        recorded = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8")).get("plugin_folders")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(recorded, dict):
+        return []
+    return [Path(folder) for folder in recorded.values() if isinstance(folder, str)]
 
 
 @dataclass
@@ -152,7 +196,8 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
     trainer: Trainer | None = None
     try:
         trainer, splits = prepare_run(config, [*callbacks, checkpoints])
-        files = RunFiles(directory, config, splits, environment or {})
+        files = RunFiles(directory, config, splits,
+                         {**(environment or {}), "plugin_folders": plugin_folders(config)})
         trainer.callbacks.append(files)
         if resume:
             resume_from(directory, trainer)
@@ -244,11 +289,12 @@ class SavedRun:
     config: RunConfig | None = None
 
 
-def open_run(path: Path) -> SavedRun:
+def open_run(path: Path, *, allow_plugins: bool = False) -> SavedRun:
     """Open a run directory or a bare ``model.npz`` for evaluation or prediction.
 
-    A run directory's ``config.yaml`` is loaded first (importing its plugins,
-    so custom layers resolve), then its ``model.npz``. The input preprocessing
+    A run directory's ``config.yaml`` is loaded first (importing its plugins only
+    with ``allow_plugins``, so custom layers resolve; found where the run recorded
+    them), then its ``model.npz``. A model file never imports anything. The input preprocessing
     is the one stored in the model file (pixels ÷ 255 for files without one).
     """
     if not path.is_dir():
@@ -262,7 +308,7 @@ def open_run(path: Path) -> SavedRun:
             raise LayernetError(f"{path}: not a finished run directory ({required.name} is missing); "
                                 f"if its training was interrupted, continue it with layernet train "
                                 f"{config_path} --resume {path}")
-    config = load_run_config(config_path, allow_plugins=True)
+    config = load_config(config_path, allow_plugins=allow_plugins, search=recorded_plugin_folders(path))
     return _with_preprocessing(SavedRun(load_model(model_path), config.build_loss(), config=config),
                                model_path)
 

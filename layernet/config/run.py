@@ -26,6 +26,7 @@ from .sections import (
     DEFAULT_LOSS,
     DEFAULT_OPTIMIZER,
     load_plugins,
+    missing_plugins,
     resolve_loss,
     resolve_model,
     resolve_optimizer,
@@ -127,13 +128,15 @@ class RunConfig:
 
 
 def load_run_config(source: str | Path, *, allow_plugins: bool = False,
-                    overrides: Sequence[str] = ()) -> RunConfig:
+                    overrides: Sequence[str] = (), plugin_search: Sequence[Path] = ()) -> RunConfig:
     """Load and check a run config from a file path or YAML text.
 
     ``source`` is YAML text when it is a ``str`` containing a newline, or
     containing ``:`` while naming no existing file and not ending in
     ``.yaml``/``.yml``; otherwise it is a path. Modules under ``plugins`` are
-    imported only with ``allow_plugins=True``. Left-out sections get their
+    imported only with ``allow_plugins=True`` (nothing is imported otherwise: a
+    plugin not imported yet is a problem), looked up on ``sys.path``, then in the
+    config file's folder and the ``plugin_search`` folders. Left-out sections get their
     defaults: loss ``CrossEntropy``, optimizer ``{type: Adam, lr: 0.001}``, no
     schedule, ``TrainSettings()``, ``DataSettings()``.
 
@@ -150,7 +153,25 @@ def load_run_config(source: str | Path, *, allow_plugins: bool = False,
     document = read_document(source)
     for assignment in overrides:
         apply_override(document, assignment)
-    return resolve_run(document, allow_plugins=allow_plugins)
+    return resolve_run(document, allow_plugins=allow_plugins,
+                       search=[*config_folder(document), *plugin_search])
+
+
+def config_folder(document: Document) -> list[Path]:
+    """The folder of the config file ``document`` was read from (none for text)."""
+    path = Path(document.source)
+    return [path.parent] if document.source != "<string>" and path.is_file() else []
+
+
+def config_plugins(source: str | Path) -> list[str]:
+    """The plugin modules a config names that are not imported yet (nothing is imported).
+
+    Raises:
+        layernet.ConfigError: the text cannot be read as YAML.
+    """
+    document = read_document(source)
+    data = document.data
+    return missing_plugins(data.get("plugins")) if isinstance(data, dict) else []
 
 
 _STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
@@ -226,11 +247,11 @@ def validate_config(source: str | Path, *, allow_plugins: bool = False) -> RunCo
     return load_run_config(source, allow_plugins=allow_plugins)
 
 
-def resolve_run(document: Document, *, allow_plugins: bool) -> RunConfig:
+def resolve_run(document: Document, *, allow_plugins: bool, search: Sequence[Path] = ()) -> RunConfig:
     """Check every section of ``document``; raise one :class:`ConfigError` listing all problems."""
     problems = Problems(document)
     data: dict[str, Any] = document.data
-    plugins = check_sections(problems, data, allow_plugins=allow_plugins)
+    plugins = check_sections(problems, data, allow_plugins=allow_plugins, search=search)
     model = resolve_model(problems, ("model",), data["model"]) if "model" in data else None
     loss = resolve_loss(problems, ("loss",), data.get("loss", DEFAULT_LOSS))
     optimizer = resolve_optimizer(problems, ("optimizer",), data.get("optimizer", DEFAULT_OPTIMIZER))
@@ -255,7 +276,8 @@ def check_pairing(problems: Problems, path: KeyPath, model: dict[str, Any], loss
         problems.add(path, str(error))
 
 
-def check_sections(problems: Problems, data: dict[str, Any], *, allow_plugins: bool) -> list[str]:
+def check_sections(problems: Problems, data: dict[str, Any], *, allow_plugins: bool,
+                   search: Sequence[Path] = ()) -> list[str]:
     """Record unknown sections and a missing ``model``; import the plugins and return their names."""
     for key in data:
         if key not in SECTIONS:
@@ -264,14 +286,14 @@ def check_sections(problems: Problems, data: dict[str, Any], *, allow_plugins: b
     if "model" not in data:
         problems.add((), "the config has no 'model' section",
                      "add model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}")
-    return load_plugins(problems, ("plugins",), data.get("plugins"), allow=allow_plugins)
+    return load_plugins(problems, ("plugins",), data.get("plugins"), allow=allow_plugins, search=search)
 
 
 def model_from_yaml(source: str | Path, *, allow_plugins: bool = False) -> Sequential:
     """Build the ``model`` section of a config file or text (other sections are not checked)."""
     document = read_document(source)
     problems = Problems(document)
-    check_sections(problems, document.data, allow_plugins=allow_plugins)
+    check_sections(problems, document.data, allow_plugins=allow_plugins, search=config_folder(document))
     model = resolve_model(problems, ("model",), document.data["model"]) if problems.count() == 0 else None
     problems.raise_if_any()
     assert model is not None

@@ -3,7 +3,9 @@
 * ``plugins``: modules imported so that the classes they register can be named.
   Importing runs the module's code, so it happens only with ``allow_plugins=True``;
   a module already imported in this process is accepted either way. Modules are
-  found on ``sys.path`` and then, as with ``python -m``, in the current directory.
+  found on ``sys.path``, then in the config's own folder and any extra ``search``
+  folders (a run records where its plugins were found), then, as with ``python -m``,
+  in the current directory.
 * ``model``: a layer is written ``ReLU`` (no arguments), ``{type: Dense, units: 10}``,
   or ``{repeat: N, layers: [...]}`` (the block repeated ``N`` times, nestable). The
   section resolves to the plain config :meth:`layernet.Sequential.from_config`
@@ -19,9 +21,10 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -41,8 +44,13 @@ from .text import kind_of, plain
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
-def load_plugins(problems: Problems, path: KeyPath, value: Any, *, allow: bool) -> list[str]:
-    """Check and import the module names at ``path``; the names (problems recorded)."""
+def load_plugins(problems: Problems, path: KeyPath, value: Any, *, allow: bool,
+                 search: Sequence[Path] = ()) -> list[str]:
+    """Check and import the module names at ``path``; the names (problems recorded).
+
+    Without ``allow`` nothing is imported: a module not imported yet is a problem.
+    ``search``: folders tried (after ``sys.path``) when importing.
+    """
     if value is None:
         return []
     if not isinstance(value, list):
@@ -53,20 +61,49 @@ def load_plugins(problems: Problems, path: KeyPath, value: Any, *, allow: bool) 
     for index, name in enumerate(value):
         if not isinstance(name, str) or not _MODULE.match(name):
             problems.add((*path, index), f"{name!r} is not a module name", "e.g. examples.custom_layers")
-        elif _import(problems, (*path, index), name, allow):
+        elif _import(problems, (*path, index), name, allow, search):
             names.append(name)
     return names
 
 
-def _import(problems: Problems, path: KeyPath, name: str, allow: bool) -> bool:
+def plugin_names(value: Any) -> list[str]:
+    """The well-formed module names in a ``plugins`` value (nothing imported)."""
+    if not isinstance(value, list):
+        return []
+    return [name for name in value if isinstance(name, str) and _MODULE.match(name)]
+
+
+def missing_plugins(value: Any) -> list[str]:
+    """The module names in a ``plugins`` value that are not imported in this process."""
+    return [name for name in plugin_names(value) if name not in sys.modules]
+
+
+def consent_message(names: Sequence[str], where: str) -> str:
+    """The one line refusing to import ``names`` (named by ``where``) without consent."""
+    listed = ", ".join(names)
+    return (f"{where}: names plugin module{'s' if len(names) != 1 else ''} {listed}, not imported; "
+            f"pass --allow-plugins to import {'them' if len(names) != 1 else 'it'} (this runs their code)")
+
+
+def plugin_root(name: str) -> Path | None:
+    """The folder on which the imported module ``name`` was found (its ``sys.path`` entry)."""
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return None
+    depth = name.count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    return Path(file).resolve().parents[depth]
+
+
+def _import(problems: Problems, path: KeyPath, name: str, allow: bool, search: Sequence[Path]) -> bool:
     if name in sys.modules:
         return True
     if not allow:
         problems.add(path, f"plugin module {name!r} is not imported and importing runs its code",
-                     "load with allow_plugins=True to import it (the layernet command line does)")
+                     "load with allow_plugins=True to import it (on the command line: --allow-plugins)")
         return False
     try:
-        with _current_directory_on_path():
+        with _search_path([*search, Path.cwd()]):
             importlib.import_module(name)
     except Exception as error:  # a plugin's own failure, whatever it is, is reported at its name
         problems.add(path, f"cannot import plugin {name!r}: {type(error).__name__}: "
@@ -77,17 +114,19 @@ def _import(problems: Problems, path: KeyPath, name: str, allow: bool) -> bool:
 
 
 @contextmanager
-def _current_directory_on_path() -> Iterator[None]:
-    """Let imports fall back to the current directory (last on ``sys.path``) for the duration."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path and "" not in sys.path
-    if added:
-        sys.path.append(cwd)
+def _search_path(folders: Sequence[Path]) -> Iterator[None]:
+    """Let imports fall back to ``folders`` (appended to ``sys.path``) for the duration."""
+    added = []
+    for folder in folders:
+        entry = str(folder.resolve()) if str(folder) else os.getcwd()
+        if entry not in sys.path and entry not in added and not (entry == os.getcwd() and "" in sys.path):
+            sys.path.append(entry)
+            added.append(entry)
     try:
         yield
     finally:
-        if added:
-            sys.path.remove(cwd)
+        for entry in added:
+            sys.path.remove(entry)
 
 
 #: Most layers a model may expand to.
