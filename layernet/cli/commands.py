@@ -33,8 +33,8 @@ from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
 from .rundir import (CONFIG_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
-                     model_outputs, open_run, plot_run, read_history, recorded_plugin_folders,
-                     require_consent, train_run)
+                     LOCK_FILE, model_outputs, open_run, plot_run, read_history,
+                     recorded_plugin_folders, refuse_overwrite, require_consent, run_lock, train_run)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -96,6 +96,9 @@ def train(args: argparse.Namespace) -> int:
     if args.config is None and not source.exists():
         raise LayernetError(f"{args.resume}: not a run directory ({CONFIG_FILE} is missing); "
                             "give the config too: layernet train CONFIG --resume RUN_DIR")
+    if args.resume is not None and not args.resume.is_dir():
+        raise LayernetError(f"{args.resume}: no such run directory; start a run with "
+                            f"layernet train CONFIG --out {args.resume}")
     search = recorded_plugin_folders(args.resume) if args.resume is not None else []
     config = load_config(source, allow_plugins=args.allow_plugins, overrides=args.overrides,
                          search=search).with_overrides(
@@ -105,11 +108,26 @@ def train(args: argparse.Namespace) -> int:
         return 0
     if args.resume is not None:
         _check_resumable(config, args.resume, args.allow_plugins)
-    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
-        raise LayernetError(f"{args.out}: already exists and is not empty; choose another --out "
-                            f"or continue it with --resume {args.out}")
+    if args.out is not None:
+        refuse_overwrite(args.out, [], "--out")
+        _check_empty(args.out)
+    fresh = args.out is not None and not args.out.exists()
     claimed = args.resume is None and args.out is None
     directory = claim_run_directory(config) if claimed else (args.resume or args.out)
+    with run_lock(directory):
+        if args.out is not None:
+            _check_empty(args.out)  # again, now that it is ours
+        return _train_locked(args, config, directory, claimed or fresh)
+
+
+def _check_empty(out: Path) -> None:
+    if out.exists() and any(path.name != LOCK_FILE for path in out.iterdir()):
+        raise LayernetError(f"{out}: already exists and is not empty; choose another --out "
+                            f"or continue it with --resume {out}")
+
+
+def _train_locked(args: argparse.Namespace, config: RunConfig, directory: Path, claimed: bool) -> int:
+    """The rest of ``train``, holding ``directory``'s lock."""
     threads = args.threads or default_threads(config.build_model().num_parameters, config.train.batch_size)
     chosen = "--threads" if args.threads else "default policy"
     header = f"training {config.source} -> {directory} ({threads} BLAS thread{'s' if threads != 1 else ''}, {chosen})"
@@ -266,6 +284,8 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 def predict_command(args: argparse.Namespace) -> int:
     """``layernet predict``: a Kaggle submission ``ImageId,Label`` (ImageId from 1)."""
+    inputs = [args.model, Path(args.input)] if args.input not in ("sample", "mnist") else [args.model]
+    refuse_overwrite(args.out, inputs, "--out")
     run = open_run(args.model, allow_plugins=args.allow_plugins)
     data = _inputs(run, args.input)
     import pandas as pd  # imported where used: it is slow to import

@@ -18,11 +18,14 @@ Every file is written atomically: a crash leaves the previous version or none.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import platform
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +54,7 @@ MODEL_FILE = "model.npz"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 CHECKPOINTS = "checkpoints"
+LOCK_FILE = ".lock"
 
 #: The help of ``--allow-plugins``, on every command that reads configs, runs or models.
 CONSENT_HELP = ("import the Python modules listed under 'plugins:' in the config or run (this RUNS "
@@ -75,6 +79,61 @@ def load_config(source: Path, *, allow_plugins: bool, overrides: Sequence[str] =
     require_consent(source, allow_plugins)
     return load_run_config(source, allow_plugins=allow_plugins, overrides=overrides,
                            plugin_search=search)
+
+
+@contextmanager
+def run_lock(directory: Path) -> Iterator[None]:
+    """Hold ``directory``'s exclusive lock (``directory/.lock``, created with the directory when
+    missing, holding our pid) for the duration; the OS releases it when the process ends.
+
+    Raises:
+        LayernetError: another process holds it (the message names its pid).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _lock_holder(descriptor)
+        os.close(descriptor)
+        raise LayernetError(f"{directory}: is in use by another layernet process ({holder}); wait "
+                            f"for it to end or stop it, then try again") from None
+    try:
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _lock_holder(descriptor: int) -> str:
+    """``"pid N"`` from a lock file another process holds (it may still be writing it)."""
+    for _ in range(50):
+        text = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+        if text.isdigit():
+            return f"pid {text}"
+        time.sleep(0.01)
+    return "pid unknown"
+
+
+def is_run_directory(path: Path) -> bool:
+    """Whether ``path`` is a run directory (its config plus a model, metrics, checkpoints or lock)."""
+    return (path / CONFIG_FILE).is_file() and any(
+        (path / name).exists() for name in (MODEL_FILE, METRICS_FILE, CHECKPOINTS, LOCK_FILE))
+
+
+def refuse_overwrite(out: Path, inputs: Sequence[Path], flag: str) -> None:
+    """Refuse an output path equal to an input, inside an input folder or inside a run directory."""
+    target = out.resolve()
+    for source in inputs:
+        resolved = source.resolve()
+        if target == resolved or (source.is_dir() and resolved in target.parents):
+            raise LayernetError(f"{out}: is {'inside ' if target != resolved else ''}{source}, which this "
+                                f"command reads; choose another {flag}")
+    for folder in target.parents:
+        if is_run_directory(folder):
+            raise LayernetError(f"{out}: is inside the run directory {folder}, whose files are not "
+                                f"overwritten; choose another {flag} outside it")
 
 
 def plugin_folders(config: RunConfig) -> dict[str, str]:
