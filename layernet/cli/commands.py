@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 import numpy as np
@@ -32,7 +33,7 @@ from ..training.threads import blas_info, blas_threads, default_threads
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
-from .rundir import (CONFIG_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
+from .rundir import (CONFIG_FILE, METRICS_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
                      LOCK_FILE, model_outputs, open_run, plot_run, read_history,
                      recorded_plugin_folders, refuse_overwrite, require_consent, run_lock, train_run)
 
@@ -80,6 +81,9 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                        "(default: runs/<config name>-<time>)")
     group.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR "
                        "from its last checkpoint")
+    parser.add_argument("--allow-changes", action="store_true", help="with --resume: allow settings "
+                        "other than the run's own (e.g. a lower --lr after a divergence); the change "
+                        "is recorded in metrics.json")
     parser.add_argument("--threads", type=positive_int, metavar="N", help="BLAS threads to train with "
                         "(default: 1 for small models — under 1M parameters or batches of at most 256 "
                         "rows — else every core; see docs/cli.md)")
@@ -107,7 +111,7 @@ def train(args: argparse.Namespace) -> int:
         sys.stdout.write(config.to_yaml())
         return 0
     if args.resume is not None:
-        _check_resumable(config, args.resume, args.allow_plugins)
+        args.changes = _check_resumable(config, args.resume, args.allow_plugins, args.allow_changes)
     if args.out is not None:
         refuse_overwrite(args.out, [], "--out")
         _check_empty(args.out)
@@ -135,6 +139,7 @@ def _train_locked(args: argparse.Namespace, config: RunConfig, directory: Path, 
     try:
         with _sigterm_interrupts(), blas_threads(threads):
             environment = {"blas": blas_info(), "threads": threads,
+                           **({"changes": args.changes} if getattr(args, "changes", None) else {}),
                            "command": ["layernet", *sys.argv[1:]] if args.argv is None else args.argv}
             result = train_run(config, directory, resume=args.resume is not None, callbacks=progress,
                                claimed=claimed, environment=environment)
@@ -185,20 +190,36 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _check_resumable(config: RunConfig, directory: Path, allow_plugins: bool) -> None:
-    """Refuse to resume ``directory`` with settings other than its own (only epochs may grow)."""
+def _check_resumable(config: RunConfig, directory: Path, allow_plugins: bool,
+                     allow_changes: bool) -> list[dict[str, Any]]:
+    """Refuse to resume ``directory`` with settings other than its own (only epochs may grow)
+    unless ``allow_changes``; the run's list of changes (with this one) for ``metrics.json``."""
     stored_path = directory / CONFIG_FILE
     if not stored_path.exists():
-        return
+        return []
     stored = load_config(stored_path, allow_plugins=allow_plugins,
                          search=recorded_plugin_folders(directory)).to_dict()
     wanted = config.with_overrides(epochs=int(stored["train"]["epochs"])).to_dict()
     differ = [section for section in wanted if wanted[section] != stored[section]]
-    if differ:
+    changes = _recorded_changes(directory)
+    if differ and not allow_changes:
         verb = "differs" if len(differ) == 1 else "differ"
         raise LayernetError(f"{directory}: a resumed run must keep its settings, but {', '.join(differ)} "
-                            f"{verb} from the run's own; resume with layernet train {stored_path} "
-                            f"--resume {directory} (only --epochs may change)")
+                            f"{verb} from the run's own; pass --allow-changes to resume with them anyway "
+                            f"(recorded in metrics.json), or resume with layernet train --resume {directory}")
+    if differ:
+        changes.append({"sections": differ, "before": {k: stored[k] for k in differ},
+                        "after": {k: wanted[k] for k in differ},
+                        "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return changes
+
+
+def _recorded_changes(directory: Path) -> list[dict[str, Any]]:
+    try:
+        changes = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8")).get("changes", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return list(changes) if isinstance(changes, list) else []
 
 
 def _plots(directory: Path, model: Sequential, loss: Loss, history: History,

@@ -39,8 +39,10 @@ from ..config import RunConfig, load_run_config
 from ..config.run import config_plugins
 from ..config.sections import consent_message, plugin_root
 from ..data import DataSplits, Dataset, load_data
-from ..errors import LayernetError, ModelFileError
-from ..io.checkpoints import Checkpoint, restore_checkpoint, save_checkpoint
+from ..errors import LayernetError, ModelFileError, TrainingDivergedError
+from ..archive import NpzReader, text_entry
+from ..io.checkpoints import (CHECKPOINT_FORMAT, Checkpoint, load_checkpoint, restore_checkpoint,
+                              save_checkpoint)
 from ..io.models import load_model, load_preprocessing
 from ..layers import Dense
 from ..losses import CrossEntropy, Loss
@@ -248,7 +250,12 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
     the caller created ``directory`` empty for this run, see
     :func:`claim_run_directory`; it is removed likewise). With ``resume`` the run
     continues from ``directory/checkpoints/last.npz`` up to ``config.train.epochs``
-    epochs in total.
+    epochs in total (see :func:`resume_from`: a run without a checkpoint restarts in
+    place, a run whose checkpoint has every epoch is only finalised).
+
+    A run that diverges (:class:`TrainingDivergedError`) keeps its last good model:
+    ``model.npz`` is written from ``checkpoints/best.npz`` (else ``last.npz``) and
+    ``metrics.json`` says ``diverged``.
     """
     created = claimed or not directory.exists()
     checkpoints = Checkpoint(directory / CHECKPOINTS, every=config.train.checkpoint_every)
@@ -260,9 +267,16 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
         trainer.callbacks.append(files)
         if resume:
             resume_from(directory, trainer)
+            trainer.base_lr = float(config.optimizer.get("lr", trainer.base_lr))  # --allow-changes --lr
         directory.mkdir(parents=True, exist_ok=True)
         write_text(directory / CONFIG_FILE, config.to_yaml())
         trainer.fit(splits.train)
+    except TrainingDivergedError as error:
+        if trainer is not None and trainer.history.rows:
+            raise _keep_last_good(directory, trainer, files, checkpoints, error) from None
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     except LayernetError:
         if created and (trainer is None or not trainer.history.rows):
             shutil.rmtree(directory, ignore_errors=True)
@@ -281,18 +295,44 @@ def train_run(config: RunConfig, directory: Path, *, resume: bool = False,
     return RunResult(directory, trainer, test, splits.test, metrics)
 
 
+def _keep_last_good(directory: Path, trainer: Trainer, files: RunFiles, checkpoints: Checkpoint,
+                    error: TrainingDivergedError) -> TrainingDivergedError:
+    """Write ``model.npz`` from the best (else last) checkpoint of a diverged run and mark it
+    ``diverged`` in ``metrics.json``; the error to raise, saying where the model is."""
+    diverged_at = trainer.epoch + 1
+    good = next((path for path in (checkpoints.best_path, checkpoints.last_path) if path.exists()), None)
+    files.environment = {**files.environment, "diverged_at_epoch": diverged_at}
+    if good is None:
+        files.write(trainer, "diverged")
+        return TrainingDivergedError(f"{error}; no checkpoint was written before, so there is no good "
+                                     f"model; restart it with layernet train --resume {directory} "
+                                     "--allow-changes --lr SMALLER")
+    preprocessing = trainer.model.preprocessing
+    restore_checkpoint(good, trainer)
+    trainer.model.preprocessing = preprocessing
+    trainer.model.save(directory / MODEL_FILE)
+    files.write(trainer, "diverged")
+    return TrainingDivergedError(f"{error}; the last good model (epoch {trainer.epoch}, "
+                                 f"{good.relative_to(directory)}) is in {directory / MODEL_FILE}; continue "
+                                 f"with layernet train --resume {directory} --allow-changes --lr SMALLER")
+
+
 def resume_from(directory: Path, trainer: Trainer) -> None:
-    """Load ``directory``'s last checkpoint into ``trainer``; refuse a finished or mismatched run."""
+    """Load ``directory``'s last checkpoint into ``trainer``.
+
+    Without a checkpoint the run restarts in place from epoch 0. A checkpoint holding
+    every epoch with no ``model.npz`` yet (killed while finishing) is only finalised.
+    A finished run is refused: more epochs are needed to continue it.
+    """
     last = directory / CHECKPOINTS / "last.npz"
     if not last.exists():
-        raise LayernetError(f"{directory}: no checkpoint to resume from ({last} is missing); "
-                            "train with --out first, or check train.checkpoint_every")
+        return
     try:
         restore_checkpoint(last, trainer)
     except ModelFileError as error:
         raise ModelFileError(f"{error}; resume with the run's own config: layernet train "
                              f"{directory / CONFIG_FILE} --resume {directory}") from None
-    if trainer.epoch >= trainer.settings.epochs:
+    if trainer.epoch >= trainer.settings.epochs and (directory / MODEL_FILE).exists():
         raise LayernetError(f"{directory}: already trained for {trainer.epoch} epochs; pass "
                             f"--epochs greater than {trainer.epoch} to continue it")
 
@@ -360,6 +400,8 @@ def open_run(path: Path, *, allow_plugins: bool = False) -> SavedRun:
         if path.suffix.lower() != ".npz":
             raise LayernetError(f"{path}: expected a run directory or a model .npz file here "
                                 "(data to evaluate or predict on comes after it, or with --data)")
+        if _file_format(path) == CHECKPOINT_FORMAT:
+            return _open_checkpoint(path, allow_plugins)
         return _with_preprocessing(SavedRun(load_model(path), CrossEntropy()), path)
     config_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
     for required in (config_path, model_path):
@@ -370,6 +412,31 @@ def open_run(path: Path, *, allow_plugins: bool = False) -> SavedRun:
     config = load_config(config_path, allow_plugins=allow_plugins, search=recorded_plugin_folders(path))
     return _with_preprocessing(SavedRun(load_model(model_path), config.build_loss(), config=config),
                                model_path)
+
+
+def _file_format(path: Path) -> str | None:
+    """The ``format`` entry of a layernet ``.npz`` file (None when it has none)."""
+    with NpzReader(path, keep=lambda key: key == "format") as archive:
+        arrays = {key: archive.read(key) for key in archive.entries if key == "format"}
+    return text_entry(arrays, "format", path) if "format" in arrays else None
+
+
+def _open_checkpoint(path: Path, allow_plugins: bool) -> SavedRun:
+    """A checkpoint (``RUN/checkpoints/last.npz``) opened as a model: inside a run directory its
+    config (plugins only with ``allow_plugins``) and preprocessing (``metrics.json``) are used."""
+    directory = path.parent.parent
+    config = None
+    if path.parent.name == CHECKPOINTS and (directory / CONFIG_FILE).is_file():
+        config = load_config(directory / CONFIG_FILE, allow_plugins=allow_plugins,
+                             search=recorded_plugin_folders(directory))
+    trainer = load_checkpoint(path)
+    run = SavedRun(trainer.model, trainer.loss, config=config)
+    try:
+        stored = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))["preprocessing"]
+        run.shift, run.scale = float(stored["shift"]), float(stored["scale"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no run around it: pixels / 255
+    return run
 
 
 def _with_preprocessing(run: SavedRun, model_path: Path) -> SavedRun:
