@@ -173,13 +173,13 @@ def test_gradcheck_checks_custom_layers_from_a_plugin() -> None:
 def test_custom_layers_round_trip_through_the_command_line(run_cli: RunCli, tmp_path: Path) -> None:
     example = REPO / "examples" / "custom.yaml"
     result = run_cli("train", example, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots",
-                     cwd=REPO)
+                     "--allow-plugins", cwd=REPO)
     assert result.returncode == 0, result.stderr
     written = (tmp_path / "r" / "config.yaml").read_text()
     assert "examples.custom_layers" in written and "Swish" in written and "Scale" in written
     assert load_run_config(tmp_path / "r" / "config.yaml", allow_plugins=True).model == \
         load_run_config(example, allow_plugins=True).model
-    summary = run_cli("summary", tmp_path / "r", cwd=REPO)
+    summary = run_cli("summary", tmp_path / "r", "--allow-plugins", cwd=REPO)
     assert summary.returncode == 0 and "Swish(beta=1.0)" in summary.stdout
 
 
@@ -255,7 +255,7 @@ USER_ERRORS: dict[str, Callable[[Path], list[str | Path]]] = {
     "data file given as the model": lambda tmp: ["evaluate", _write(tmp / "test.csv", b"pixel0\n1\n")],
     "validate a missing data source": lambda tmp: ["validate", _bad_config(
         tmp, ADAM.read_text().replace("source: sample", "source: nowhere.csv"))],
-    "resume without a checkpoint": lambda tmp: ["train", ADAM, "--resume", tmp],
+    "resume a missing run": lambda tmp: ["train", ADAM, "--resume", tmp / "absent"],
     "infinite initialiser bound": lambda tmp: ["train", _bad_config(tmp, ADAM.read_text().replace(
         "init: he_uniform", "init: {uniform: {low: -.inf, high: 0}}")), "--out", tmp / "run"],
     "layer too large for memory": lambda tmp: ["train", _bad_config(tmp, ADAM.read_text().replace(
@@ -313,7 +313,7 @@ def test_resuming_a_finished_run_is_refused_and_changes_nothing(run_cli: RunCli,
 def test_resuming_with_other_settings_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     assert run_cli("train", ADAM, "--epochs", "1", "--out", tmp_path / "r", "--quiet", "--no-plots").returncode == 0
     result = run_cli("train", ADAM, "--epochs", "2", "--lr", "0.5", "--resume", tmp_path / "r")
-    assert result.returncode == 2 and "optimizer" in result.stderr and "config.yaml" in result.stderr
+    assert result.returncode == 2 and "optimizer" in result.stderr and "--allow-changes" in result.stderr
     assert load_run_config(tmp_path / "r" / "config.yaml").optimizer["lr"] == 0.001
 
 

@@ -115,6 +115,9 @@ def train(args: argparse.Namespace) -> int:
     if args.out is not None:
         refuse_overwrite(args.out, [], "--out")
         _check_empty(args.out)
+    args.threads_chosen = "--threads" if args.threads else "default policy"
+    args.threads = args.threads or default_threads(config.build_model().num_parameters,
+                                                   config.train.batch_size)
     fresh = args.out is not None and not args.out.exists()
     claimed = args.resume is None and args.out is None
     directory = claim_run_directory(config) if claimed else (args.resume or args.out)
@@ -132,8 +135,8 @@ def _check_empty(out: Path) -> None:
 
 def _train_locked(args: argparse.Namespace, config: RunConfig, directory: Path, claimed: bool) -> int:
     """The rest of ``train``, holding ``directory``'s lock."""
-    threads = args.threads or default_threads(config.build_model().num_parameters, config.train.batch_size)
-    chosen = "--threads" if args.threads else "default policy"
+    threads: int = args.threads
+    chosen = args.threads_chosen
     header = f"training {config.source} -> {directory} ({threads} BLAS thread{'s' if threads != 1 else ''}, {chosen})"
     progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
     try:
