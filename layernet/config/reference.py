@@ -64,7 +64,8 @@ Rules:
   (blocks nest; a model expands to at most 10,000 layers).
 - **plugins.** Modules listed under `plugins` are imported before the layers are read, so
   the classes they register (`@layernet.register_layer`) can be named. Importing runs code,
-  so `load_run_config` imports them only with `allow_plugins=True` (the command line does);
+  so `load_run_config` imports them only with `allow_plugins=True`, and the command line only with
+  `--allow-plugins` (see docs/trust.md);
   a module already imported in the process is accepted either way. Modules are found on
   `PYTHONPATH` and then in the current directory (run from the folder holding `examples/`).
 - **Shapes.** With `input_shape`, each layer's input shape is checked while loading; a layer
