@@ -143,8 +143,11 @@ def test_every_block_of_the_page_runs(page: Path, tmp_path: Path, monkeypatch: p
     monkeypatch.syspath_prepend(str(tmp_path))
     # Each page is read as if in a fresh process: the names it registers (a Swish of its own,
     # or examples.custom_layers imported from this page's directory) are forgotten afterwards.
+    # Only layernet's own classes are known, whatever other tests registered before.
     for registry in (LAYERS, LOSSES, OPTIMIZERS, INITIALIZERS, SCHEDULES):
-        monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+        built_in = {name: cls for name, cls in registry._classes.items()
+                    if cls.__module__.split(".")[0] == "layernet"}
+        monkeypatch.setattr(registry, "_classes", built_in)
     for module in [name for name in sys.modules if name == "examples" or name.startswith("examples.")]:
         monkeypatch.delitem(sys.modules, module)
     run_page(page, tmp_path)
