@@ -85,14 +85,14 @@ train:
   epochs: 3
   batch_size: 16
   validation_split: 0
-  early_stopping: {patience: 2}
+  early_stopping: {patience: 2, monitor: loss}
 data: {source: mnist, normalize: standardize, limit: 100}
 """)
     assert config.optimizer == {"type": "AdamW", "lr": 3e-4, "betas": [0.8, 0.99], "eps": 1e-8,
                                 "weight_decay": 0.01, "amsgrad": False}
     schedule = config.build_schedule()
     assert schedule is not None and schedule(2, 1.0) == pytest.approx(0.1)
-    assert config.train == TrainSettings(epochs=3, batch_size=16, early_stopping=EarlyStopping(patience=2))
+    assert config.train == TrainSettings(epochs=3, batch_size=16, early_stopping=EarlyStopping(monitor="loss", patience=2))
     assert isinstance(config.train.validation_split, float)
     assert config.data == DataSettings(source="mnist", normalize="standardize", limit=100)
 
@@ -124,7 +124,7 @@ def test_validate_config_is_load_run_config() -> None:
 
 
 def test_to_yaml_round_trips_every_section() -> None:
-    config = load_run_config(SMALL + "schedule: CosineDecay\ntrain: {early_stopping: {}, seed: 3}\n")
+    config = load_run_config(SMALL + "schedule: CosineDecay\ntrain: {early_stopping: {}, validation_split: 0.1, seed: 3}\n")
     text = config.to_yaml()
     assert load_run_config(text) == config
     assert config.to_dict()["train"]["early_stopping"] == {"monitor": "val_loss", "patience": 3,

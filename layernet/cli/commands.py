@@ -33,7 +33,7 @@ from ..training.threads import blas_info, blas_threads, default_threads
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
-from .rundir import (CONFIG_FILE, METRICS_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
+from .rundir import (standard_json, CONFIG_FILE, METRICS_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
                      LOCK_FILE, model_outputs, open_run, plot_run, read_history,
                      recorded_plugin_folders, refuse_overwrite, require_consent, run_lock, train_run)
 
@@ -259,7 +259,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
                         "'label' column); use 'layernet predict' for unlabelled data")
     result = evaluate(run.model, run.loss, data)
     if args.json:
-        say(json.dumps({"data": data.name, **result.to_dict()}))
+        say(standard_json({"data": data.name, **result.to_dict()}))
         return 0
     say(f"{data.name}: {result.samples} samples, loss {result.loss:.4f}, accuracy {result.accuracy:.4f}")
     if result.top_k:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import platform
 import shutil
@@ -235,7 +236,7 @@ class RunFiles(Callback):
         metrics = run_metrics(self.config, trainer, self.splits, test,
                               time.perf_counter() - self.started, status=status,
                               environment=self.environment)
-        write_text(self.directory / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        write_text(self.directory / METRICS_FILE, standard_json(metrics, indent=2) + "\n")
         return metrics
 
 
@@ -485,3 +486,18 @@ def plot_run(directory: Path, model: Sequential, loss: Loss, history: History,
     if first is not None and first.weight.shape[0] == 784:
         written.append(plots.plot_first_layer(first.weight.value, directory / PLOTS[3]))
     return written
+
+
+def standard_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as standard JSON: nan and infinities (a diverged loss) become ``null``."""
+    return json.dumps(_finite(value), indent=indent, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

@@ -19,6 +19,7 @@ from ..objective import fusion
 from ..optimizers import Optimizer, get_optimizer
 from ..parameter import Parameter
 from ..schedules import Schedule, get_schedule
+from ..training.history import COLUMNS as HISTORY_COLUMNS
 from ..training.settings import TrainSettings
 from .document import Document, KeyPath, Problems
 from .schema import check_settings, suggest
@@ -261,11 +262,28 @@ def resolve_run(document: Document, *, allow_plugins: bool, search: Sequence[Pat
     problems.raise_if_any()
     assert model is not None and loss is not None
     check_pairing(problems, ("loss",) if "loss" in data else ("model", "layers"), model, loss)
+    assert train is not None
+    check_monitor(problems, train)
     problems.raise_if_any()
     assert model is not None and loss is not None and optimizer is not None
     assert train is not None and settings is not None
     return RunConfig(model=model, loss=loss, optimizer=optimizer, schedule=schedule, train=train,
                      data=settings, plugins=plugins, source=document.source)
+
+
+def check_monitor(problems: Problems, train: TrainSettings) -> None:
+    """Record an early-stopping monitor that no epoch would report (a typo, or a validation
+    column without ``train.validation_split``), so the run cannot fail after its first epoch."""
+    stopping = train.early_stopping
+    if stopping is None:
+        return
+    path: KeyPath = ("train", "early_stopping", "monitor")
+    if stopping.monitor not in HISTORY_COLUMNS:
+        problems.add(path, f"early stopping cannot monitor {stopping.monitor!r}: no epoch reports it",
+                     suggest(stopping.monitor, HISTORY_COLUMNS, "history columns are"))
+    elif stopping.monitor.startswith("val_") and train.validation_split == 0:
+        problems.add(path, f"early stopping monitors {stopping.monitor!r}, which needs validation data",
+                     "set train.validation_split, e.g. 0.1, or monitor 'loss'")
 
 
 def check_pairing(problems: Problems, path: KeyPath, model: dict[str, Any], loss: dict[str, Any]) -> None:
