@@ -17,6 +17,7 @@ Run this file directly (``python tests/test_architecture.py``) to print the impo
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,14 +72,19 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def package_sources(root: Path = PACKAGE) -> dict[str, tuple[str, bool]]:
-    """``{module: (source text, is a package __init__)}`` for every .py file under ``root``."""
-    return {module_name(path, root): (path.read_text(encoding="utf-8"), path.name == "__init__.py")
-            for path in sorted(root.rglob("*.py"))}
+    """``{module: (source text, is a package __init__)}`` for every .py file under ``root`` (a copy)."""
+    return dict(_read_sources(root))
+
+
+@functools.cache
+def _read_sources(root: Path) -> tuple[tuple[str, tuple[str, bool]], ...]:
+    return tuple((module_name(path, root), (path.read_text(encoding="utf-8"), path.name == "__init__.py"))
+                 for path in sorted(root.rglob("*.py")))
 
 
 def imports_of(module: str, source: str, is_package: bool, modules: set[str]) -> Iterator[Import]:
     """Every import in ``source``, resolved against the known layernet ``modules``."""
-    tree = ast.parse(source)
+    tree = _tree(source)
     package = module if is_package else module.rpartition(".")[0]
     for node, in_function, type_checking in _walk(tree, False, False):
         if isinstance(node, ast.Import):
@@ -93,6 +99,12 @@ def imports_of(module: str, source: str, is_package: bool, modules: set[str]) ->
                 candidate = f"{base}.{alias.name}"
                 target = candidate if candidate in modules else _resolve(base, modules)
                 yield Import(module, target, node.lineno, in_function, type_checking)
+
+
+@functools.cache
+def _tree(source: str) -> ast.Module:
+    """The parsed module (cached: the tests check the same sources many times)."""
+    return ast.parse(source)
 
 
 def _walk(node: ast.AST, in_function: bool, type_checking: bool) -> Iterator[tuple[ast.AST, bool, bool]]:

@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 #: Pages that train several models on the sample (a walk through every command, with plots);
 #: every other page runs in a few seconds and is part of the quick suite.
-SLOW_PAGES = {"docs/getting-started.md": "trains five runs with plots: about 20 s"}
+SLOW_PAGES = {"docs/getting-started.md": "trains five runs with plots: about 20 s",
+              "docs/trust.md": "trains and resumes runs through the command line: about 5 s"}
 _BLOCK = re.compile(r"(?:<!--\s*docs-test:\s*(?P<directive>[^>]*?)\s*-->\s*\n)?```(?P<lang>[a-z]*)\n(?P<code>.*?)```",
                     re.DOTALL)
 

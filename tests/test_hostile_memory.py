@@ -32,7 +32,7 @@ if sys.argv[1:]:
 print("RESULT", code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 """
 
-pytestmark = [pytest.mark.process,
+pytestmark = [pytest.mark.process, pytest.mark.slow,
               pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")]
 
 

@@ -75,6 +75,7 @@ def check_report(report: dict[str, Any]) -> None:
     assert all({"bound", "value", "met"} <= set(t) for t in report["targets"])
 
 
+@pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 def test_synthetic_smoke_run_reports_every_field_in_both_environments(tmp_path: Path) -> None:
     report = run_benchmark(tmp_path, "--synthetic", "--both-envs")
     assert report["source"] == "synthetic"

@@ -66,10 +66,12 @@ def _race(tmp_path: Path, tries: int, resume: bool) -> None:
         shutil.rmtree(out)
 
 
+@pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 def test_two_trainings_into_one_directory_quick(tmp_path: Path) -> None:
     _race(tmp_path, 2, resume=False)
 
 
+@pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 def test_two_resumes_of_one_run_quick(tmp_path: Path) -> None:
     _race(tmp_path, 2, resume=True)
 

@@ -58,6 +58,7 @@ CASES = ("validate", "summary-config", "summary-run", "gradcheck", "train", "res
          "predict", "plot", "export")
 
 
+@pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 @pytest.mark.parametrize("case", CASES)
 def test_no_command_imports_a_plugin_without_consent(setup: dict[str, Path], case: str) -> None:
     setup["marker"].unlink(missing_ok=True)
@@ -70,6 +71,7 @@ def test_no_command_imports_a_plugin_without_consent(setup: dict[str, Path], cas
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 @pytest.mark.parametrize("case", ("validate", "summary-config", "summary-run", "gradcheck", "evaluate",
                                   "predict"))
 def test_every_command_works_with_consent(setup: dict[str, Path], case: str) -> None:

@@ -147,6 +147,7 @@ def _kill_and_resume(tmp_path: Path, kills: int, seed: int) -> None:
         assert json.loads((run / "metrics.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 def test_killed_runs_always_resume_quick(tmp_path: Path) -> None:
     _kill_and_resume(tmp_path, 3, seed=1)
 
