@@ -86,7 +86,27 @@ def _fused_softmax_ce(z: Array, y: Array) -> None:
     z *= F32(1 / len(y))
 
 
-class MLPFloor:
+class Floor:
+    """What the hand-written loops share: one epoch of shuffled minibatches over ``self.x``."""
+
+    x: Any
+    rng: np.random.Generator
+    batch: int
+
+    def train_step(self, rows: npt.NDArray[np.intp]) -> None:
+        raise NotImplementedError
+
+    def epoch(self) -> int:
+        """Train on one fresh permutation of the rows; returns the number of steps."""
+        order = self.rng.permutation(len(self.x))
+        steps = 0
+        for start in range(0, len(order), self.batch):
+            self.train_step(order[start:start + self.batch])
+            steps += 1
+        return steps
+
+
+class MLPFloor(Floor):
     """A Dense/ReLU MLP ending in softmax + cross-entropy, trained with Adam, by hand."""
 
     def __init__(self, x: Array, y: Array, sizes: Sequence[int], batch: int, seed: int = 0) -> None:
@@ -135,14 +155,6 @@ class MLPFloor:
                 delta = below
         self.adam.step()
 
-    def epoch(self) -> int:
-        order = self.rng.permutation(len(self.x))
-        steps = 0
-        for start in range(0, len(order), self.batch):
-            self.train_step(order[start:start + self.batch])
-            steps += 1
-        return steps
-
     def predict(self, x: Array, batch: int = INFERENCE_BATCH) -> Array:
         """Logits for float32 rows ``x``, ``batch`` (at most ``INFERENCE_BATCH``) rows at a time."""
         out = np.empty((len(x), self.sizes[-1]), F32)
@@ -166,7 +178,7 @@ def _unpool2(dpooled: Array, mask: Array, dz: Array) -> None:
                 out=dz.reshape(n, h // 2, 2, w // 2, 2, c))
 
 
-class CNNFloor:
+class CNNFloor(Floor):
     """Conv(16,3,p1) ReLU Pool Conv(32,3,p1) ReLU Pool Flatten Dense(128) ReLU Dense(10), im2col."""
 
     def __init__(self, x: Array, y: Array, batch: int, seed: int = 0) -> None:
@@ -257,14 +269,6 @@ class CNNFloor:
         np.matmul(self.cols1[:n * 784].T, dz1m, out=g1)
         np.sum(dz1m, axis=0, out=gb1)
         self.adam.step()
-
-    def epoch(self) -> int:
-        order = self.rng.permutation(len(self.x))
-        steps = 0
-        for start in range(0, len(order), self.batch):
-            self.train_step(order[start:start + self.batch])
-            steps += 1
-        return steps
 
     def predict(self, x: Array, batch: int = INFERENCE_BATCH) -> Array:
         """Logits for float32 images ``x`` ``(n, 1, 28, 28)``, ``batch`` (at most

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_contract import LAYER_TABLE, LayerCase
+from test_contract import LAYER_TABLE, LayerCase, _WrongSquare
 
 import layernet as ln
 from layernet.layers.base import Layer
@@ -67,17 +67,6 @@ def test_model_with_dropout_and_reshape_in_training_mode() -> None:
 
 
 # -- gradcheck itself must fail loudly -----------------------------------------------------------
-
-class _WrongSquare(Layer):
-    """``Y = X²`` with a backward that forgets the factor 2 (a deliberate bug)."""
-
-    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
-        self._x = x
-        return x * x
-
-    def backward(self, dY: np.ndarray) -> np.ndarray:
-        return dY * self._x
-
 
 class _WrongBias(Layer):
     """``Y = X + b`` whose backward adds the wrong gradient into ``b``."""
