@@ -91,35 +91,23 @@ def plot_misclassified(images: npt.NDArray[Any], true: npt.NDArray[Any], predict
                        path: Path, limit: int = 36) -> Path:
     """A grid of up to ``limit`` misclassified images ``(n, 28, 28)`` or ``(n, 784)`` with labels."""
     wrong = np.flatnonzero(true != predicted)[:limit]
-    columns = 6
-    rows = max(1, math.ceil(len(wrong) / columns))
-    figure = _figure(columns * 1.4, rows * 1.6)
-    grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
-    for cell, index in zip(grid, wrong):
-        cell.imshow(_as_square(images[index]), cmap="gray_r")
-        cell.set_title(f"pred {predicted[index]} / true {true[index]}", fontsize=7)
-    for cell in grid:
-        cell.axis("off")
-    if not len(wrong):
-        grid[0].text(0.5, 0.5, "no misclassified images", ha="center")
+    tiles = np.stack([_scaled(_as_square(images[index]), 0.0) for index in wrong]) if len(wrong) else None
+    labels = [f"pred {predicted[index]} / true {true[index]}" for index in wrong]
+    figure = _tile_figure(tiles, labels, columns=6, tile_inches=(1.4, 1.6), cmap="gray_r", low=0.0,
+                          empty="no misclassified images")
     figure.suptitle("misclassified test images")
     return _save(figure, path)
 
 
 def plot_first_layer(weight: npt.NDArray[Any], path: Path, limit: int = 64) -> Path:
-    """Each of the first ``limit`` units of a ``(784, units)`` weight matrix as a 28×28 picture."""
+    """Each of the first ``limit`` units of a ``(784, units)`` weight matrix as a 28×28 picture.
+
+    Each picture has its own symmetric colour scale (red positive, blue negative).
+    """
     units = min(weight.shape[1], limit)
-    columns = min(units, 8)
-    rows = math.ceil(units / columns)
-    figure = _figure(columns * 1.3, rows * 1.4)
-    grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
-    for unit, cell in enumerate(grid):
-        cell.axis("off")
-        if unit < units:
-            picture = _as_square(weight[:, unit])
-            bound = float(np.abs(picture).max()) or 1.0
-            cell.imshow(picture, cmap="RdBu_r", vmin=-bound, vmax=bound)
-            cell.set_title(f"unit {unit}", fontsize=7)
+    tiles = np.stack([_scaled(_as_square(weight[:, unit]), -1.0) for unit in range(units)])
+    figure = _tile_figure(tiles, [f"unit {unit}" for unit in range(units)], columns=min(units, 8),
+                          tile_inches=(1.3, 1.4), cmap="RdBu_r", low=-1.0, empty="no units")
     figure.suptitle(first_layer_title(units, int(weight.shape[1])))
     return _save(figure, path)
 
@@ -133,3 +121,50 @@ def first_layer_title(shown: int, total: int) -> str:
 def _as_square(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     side = math.isqrt(values.size)
     return values.reshape(side, side) if side * side == values.size else values.reshape(1, -1)
+
+
+def _scaled(picture: npt.NDArray[Any], low: float) -> npt.NDArray[np.float64]:
+    """``picture`` mapped onto ``[low, 1]``: ``[0, 1]`` from its range, or ``[-1, 1]`` symmetric about 0."""
+    values = np.asarray(picture, dtype=np.float64)
+    if low < 0:
+        bound = float(np.abs(values).max()) if values.size else 0.0
+        return values / (bound or 1.0)
+    lowest = float(values.min()) if values.size else 0.0
+    spread = float(values.max()) - lowest if values.size else 0.0
+    return (values - lowest) / (spread or 1.0)
+
+
+def _tile_figure(tiles: npt.NDArray[Any] | None, labels: list[str], *, columns: int,
+                 tile_inches: tuple[float, float], cmap: str, low: float, empty: str) -> Figure:
+    """One image of ``tiles`` ``(n, height, width)`` laid out ``columns`` wide, each labelled above.
+
+    Drawn as a single picture on one axes (not one axes per tile), so a grid of 64
+    pictures costs about as much to draw as one. ``tiles`` is ``None`` when there is nothing
+    to show; ``empty`` then says so.
+    """
+    count = 0 if tiles is None else len(tiles)
+    rows = max(1, math.ceil(count / columns))
+    figure = _figure(columns * tile_inches[0], rows * tile_inches[1])
+    axes = figure.subplots()
+    axes.axis("off")
+    if tiles is None:
+        axes.text(0.5, 0.5, empty, ha="center", va="center")
+        return figure
+    height, width = tiles.shape[1:]
+    gap_x, gap_y = max(2, width // 6), max(2, height // 3)
+    canvas = np.full((rows * (height + gap_y), columns * (width + gap_x) - gap_x), np.nan)
+    for index, (tile, label) in enumerate(zip(tiles, labels)):
+        top = (index // columns) * (height + gap_y) + gap_y
+        left = (index % columns) * (width + gap_x)
+        canvas[top:top + height, left:left + width] = tile
+        axes.text(left + width / 2, top - 1, label, ha="center", va="bottom", fontsize=7)
+    colours = _colormap(cmap)
+    axes.imshow(canvas, cmap=colours, vmin=low, vmax=1.0, interpolation="nearest")
+    return figure
+
+
+def _colormap(name: str) -> Any:
+    """The matplotlib colour map ``name``, with blank (NaN) cells drawn white."""
+    import matplotlib
+
+    return matplotlib.colormaps[name].with_extremes(bad="white")
