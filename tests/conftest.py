@@ -34,7 +34,7 @@ def _import_numpy_with_one_blas_thread() -> None:
 
 _import_numpy_with_one_blas_thread()
 
-from layernet.cli import main  # noqa: E402
+from layernet.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The canonical MNIST IDX files live beside the repository in ../shared/data/mnist.
@@ -120,18 +120,23 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     return run
 
 
-@pytest.fixture(scope="session")
-def _trained_run_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("trained") / "run"
+def train_in(folder: Path, *args: str | Path) -> Path:
+    """``layernet train ARGS --out folder/run`` in-process, in ``folder``; asserts it succeeded
+    without a warning and returns the run directory. For fixtures shared by a module or session."""
+    directory = folder / "run"
     cwd = os.getcwd()
-    os.chdir(directory.parent)
+    os.chdir(folder)
     try:
-        code, printed_warnings = call_main(
-            ["train", str(ADAM_CONFIG), "--epochs", "2", "--out", str(directory)])
+        code, printed_warnings = call_main(["train", *map(str, args), "--out", str(directory)])
     finally:
         os.chdir(cwd)
     assert code == 0 and not printed_warnings, printed_warnings
     return directory
+
+
+@pytest.fixture(scope="session")
+def _trained_run_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_in(tmp_path_factory.mktemp("trained"), ADAM_CONFIG, "--epochs", "2")
 
 
 @pytest.fixture

@@ -10,14 +10,13 @@ whichever seed a config ships with but fail when learning breaks.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import RunCli
 
-from layernet.config import RunConfig, load_run_config
 from layernet.cli.rundir import METRICS_FILE, prepare_run
+from layernet.config import RunConfig, load_run_config
 from layernet.training import Evaluation, Trainer
 
 #: The seeds' network, trained the seeds' way (full-batch SGD).
@@ -78,12 +77,12 @@ def test_minibatch_configs_reach_their_targets_within_10_epochs(
 
 # -- must-show 3: the quick start on the embedded sample -------------------------------------
 def test_the_quick_start_reaches_88_percent_on_the_sample(
-        repo_root: Path, tmp_path: Path) -> None:
+        repo_root: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    """The README's train command, in-process (CI runs it as a command too), without the plots."""
     assert config_at(repo_root, ADAM).data.source == "sample"
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "layernet", "train", str(repo_root / "configs" / ADAM),
-               "--out", str(run), "--quiet"]
-    subprocess.run(command, check=True, cwd=tmp_path, capture_output=True, timeout=600)
+    result = run_cli("train", repo_root / "configs" / ADAM, "--out", run, "--quiet", "--no-plots")
+    assert result.returncode == 0, result.stderr
     metrics = json.loads((run / METRICS_FILE).read_text())
     assert metrics["samples"]["test"] == 2_000
     assert metrics["test_accuracy"] >= 0.88

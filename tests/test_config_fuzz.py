@@ -74,7 +74,7 @@ def mutate(node: Any, data: st.DataObject) -> Any:
 #: Deterministic runs: a fixed derandomised example sequence, no example database, no deadline.
 FIXED = settings(deadline=None, derandomize=True, database=None)
 #: Examples per fuzz test in the quick suite; the ``slow`` variants run the full counts.
-QUICK_EXAMPLES = 300
+QUICK_EXAMPLES = 200
 
 
 def check_mutated_config(data: st.DataObject) -> None:

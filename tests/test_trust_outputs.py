@@ -9,37 +9,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from conftest import RunCli, train_in
 from trust_support import layernet, popen, write_tiny
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("outputs")
-    result = layernet("train", write_tiny(root), "--out", root / "run", "--no-plots", "--quiet", cwd=root)
-    assert result.returncode == 0, result.stderr
-    return root / "run"
+    return train_in(root, write_tiny(root), "--no-plots", "--quiet")
 
 
-def test_predict_never_overwrites_an_input_or_a_run_file(run: Path, tmp_path: Path) -> None:
+def test_predict_never_overwrites_an_input_or_a_run_file(run: Path, tmp_path: Path, run_cli: RunCli) -> None:
     inputs = tmp_path / "inputs.npz"
     np.savez(inputs, x=np.zeros((3, 784), np.float32))
     before = {path: path.read_bytes() for path in [inputs, *run.iterdir()] if path.is_file()}
     for out in (inputs, run / "model.npz", run / "new.csv", run / "checkpoints" / "x.csv",
                 run / "config.yaml"):
-        result = layernet("predict", run, inputs, "--out", out, cwd=tmp_path)
+        result = run_cli("predict", run, inputs, "--out", out, cwd=tmp_path)
         assert result.returncode == 2, result.stdout
         assert len(result.stderr.strip().splitlines()) == 1 and "choose another --out" in result.stderr
     model = run / "model.npz"
-    result = layernet("predict", model, inputs, "--out", model, cwd=tmp_path)
+    result = run_cli("predict", model, inputs, "--out", model, cwd=tmp_path)
     assert result.returncode == 2 and "choose another --out" in result.stderr
     assert {path: path.read_bytes() for path in before} == before
     assert not (run / "new.csv").exists()
-    assert layernet("predict", run, inputs, "--out", tmp_path / "ok.csv", cwd=tmp_path).returncode == 0
+    assert run_cli("predict", run, inputs, "--out", tmp_path / "ok.csv", cwd=tmp_path).returncode == 0
 
 
-def test_train_out_inside_a_run_is_refused(run: Path, tmp_path: Path) -> None:
-    result = layernet("train", write_tiny(tmp_path), "--out", run / "inner", cwd=tmp_path)
+def test_train_out_inside_a_run_is_refused(run: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    result = run_cli("train", write_tiny(tmp_path), "--out", run / "inner", cwd=tmp_path)
     assert result.returncode == 2 and "inside the run directory" in result.stderr
     assert not (run / "inner").exists()
 
@@ -86,7 +84,7 @@ def test_two_resumes_of_one_run(tmp_path: Path) -> None:
     _race(tmp_path, 10, resume=True)
 
 
-def test_the_lock_names_its_holder(run: Path, tmp_path: Path) -> None:
+def test_the_lock_names_its_holder(run: Path, tmp_path: Path, run_cli: RunCli) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
     import fcntl
@@ -94,6 +92,6 @@ def test_the_lock_names_its_holder(run: Path, tmp_path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         lock.write(f"{os.getpid()}\n")
         lock.flush()
-        result = layernet("train", "--resume", copy, "--epochs", "3", "--no-plots", cwd=tmp_path)
+        result = run_cli("train", "--resume", copy, "--epochs", "3", "--no-plots", cwd=tmp_path)
     assert result.returncode == 2
     assert f"in use by another layernet process (pid {os.getpid()})" in result.stderr

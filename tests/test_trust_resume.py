@@ -12,20 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RunCli, train_in
+from trust_support import layernet, popen, write_tiny
 
 from layernet import TrainingDivergedError, load_run_config
 from layernet.cli.rundir import train_run
 from layernet.training import Callback, Trainer
-from trust_support import layernet, popen, write_tiny
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("resume")
-    result = layernet("train", write_tiny(root, epochs=2), "--out", root / "run", "--no-plots", "--quiet",
-                      cwd=root)
-    assert result.returncode == 0, result.stderr
-    return root / "run"
+    return train_in(root, write_tiny(root, epochs=2), "--no-plots", "--quiet")
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -38,41 +36,44 @@ def _history_rows(run: Path) -> int:
     return len((run / "history.csv").read_text().strip().splitlines()) - 1
 
 
-def test_a_finished_but_unfinalised_run_is_finalised_without_training(finished: Path, tmp_path: Path) -> None:
+def test_a_finished_but_unfinalised_run_is_finalised_without_training(
+        finished: Path, tmp_path: Path, run_cli: RunCli) -> None:
     run = _copy(finished, tmp_path)
     (run / "model.npz").unlink()
     checkpoint = (run / "checkpoints" / "last.npz").read_bytes()
-    result = layernet("train", "--resume", run, "--no-plots", "--quiet", cwd=tmp_path)
+    result = run_cli("train", "--resume", run, "--no-plots", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (run / "model.npz").exists() and _history_rows(run) == 2
     assert (run / "checkpoints" / "last.npz").read_bytes() == checkpoint  # no epoch trained
     assert json.loads((run / "metrics.json").read_text())["status"] == "finished"
-    assert layernet("evaluate", run, cwd=tmp_path).returncode == 0
+    assert run_cli("evaluate", run, cwd=tmp_path).returncode == 0
 
 
-def test_a_run_without_a_checkpoint_restarts_in_place(finished: Path, tmp_path: Path) -> None:
+def test_a_run_without_a_checkpoint_restarts_in_place(
+        finished: Path, tmp_path: Path, run_cli: RunCli) -> None:
     run = _copy(finished, tmp_path)
     (run / "model.npz").unlink()
     shutil.rmtree(run / "checkpoints")
-    result = layernet("train", "--resume", run, "--no-plots", "--quiet", cwd=tmp_path)
+    result = run_cli("train", "--resume", run, "--no-plots", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (run / "model.npz").exists() and _history_rows(run) == 2
 
 
-def test_the_refusals_do_not_point_at_each_other(finished: Path, tmp_path: Path) -> None:
+def test_the_refusals_do_not_point_at_each_other(finished: Path, tmp_path: Path, run_cli: RunCli) -> None:
     run = _copy(finished, tmp_path)
-    result = layernet("train", "--resume", run, "--no-plots", cwd=tmp_path)
+    result = run_cli("train", "--resume", run, "--no-plots", cwd=tmp_path)
     assert result.returncode == 2 and "--epochs greater than 2" in result.stderr
     assert "--out" not in result.stderr
-    result = layernet("train", write_tiny(tmp_path), "--out", run, cwd=tmp_path)
+    result = run_cli("train", write_tiny(tmp_path), "--out", run, cwd=tmp_path)
     assert result.returncode == 2 and f"--resume {run}" in result.stderr
 
 
-def test_changed_settings_need_allow_changes_and_are_recorded(finished: Path, tmp_path: Path) -> None:
+def test_changed_settings_need_allow_changes_and_are_recorded(
+        finished: Path, tmp_path: Path, run_cli: RunCli) -> None:
     run = _copy(finished, tmp_path)
-    result = layernet("train", "--resume", run, "--epochs", "3", "--lr", "0.0001", "--no-plots", cwd=tmp_path)
+    result = run_cli("train", "--resume", run, "--epochs", "3", "--lr", "0.0001", "--no-plots", cwd=tmp_path)
     assert result.returncode == 2 and "--allow-changes" in result.stderr
-    result = layernet("train", "--resume", run, "--epochs", "3", "--lr", "0.0001", "--allow-changes",
+    result = run_cli("train", "--resume", run, "--epochs", "3", "--lr", "0.0001", "--allow-changes",
                       "--no-plots", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((run / "metrics.json").read_text())
@@ -92,15 +93,15 @@ class _DivergeAt(Callback):
             raise TrainingDivergedError(f"the training loss became nan at epoch {epoch}")
 
 
-def test_a_diverged_run_keeps_its_last_good_model(tmp_path: Path) -> None:
+def test_a_diverged_run_keeps_its_last_good_model(tmp_path: Path, run_cli: RunCli) -> None:
     config = load_run_config(write_tiny(tmp_path, epochs=4))
     run = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match="last good model .epoch 2"):
         train_run(config, run, callbacks=[_DivergeAt(3)])
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and metrics["diverged_at_epoch"] == 3
-    assert layernet("evaluate", run, cwd=tmp_path).returncode == 0
-    result = layernet("train", "--resume", run, "--lr", "0.0005", "--allow-changes", "--no-plots",
+    assert run_cli("evaluate", run, cwd=tmp_path).returncode == 0
+    result = run_cli("train", "--resume", run, "--lr", "0.0005", "--allow-changes", "--no-plots",
                       "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads((run / "metrics.json").read_text())["status"] == "finished"
@@ -114,14 +115,14 @@ def test_a_run_diverging_before_its_first_checkpoint_leaves_nothing(tmp_path: Pa
 
 
 @pytest.mark.parametrize("command", ("evaluate", "summary", "predict"))
-def test_commands_accept_a_checkpoint(finished: Path, tmp_path: Path, command: str) -> None:
+def test_commands_accept_a_checkpoint(finished: Path, tmp_path: Path, command: str, run_cli: RunCli) -> None:
     checkpoint = finished / "checkpoints" / "last.npz"
     if command == "predict":
         inputs = tmp_path / "x.npz"
         np.savez(inputs, x=np.zeros((2, 784), np.uint8))
-        result = layernet("predict", checkpoint, inputs, "--out", tmp_path / "p.csv", cwd=tmp_path)
+        result = run_cli("predict", checkpoint, inputs, "--out", tmp_path / "p.csv", cwd=tmp_path)
     else:
-        result = layernet(command, checkpoint, cwd=tmp_path)
+        result = run_cli(command, checkpoint, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
