@@ -73,8 +73,9 @@ def mutate(node: Any, data: st.DataObject) -> Any:
 
 #: Deterministic runs: a fixed derandomised example sequence, no example database, no deadline.
 FIXED = settings(deadline=None, derandomize=True, database=None)
-#: Examples per fuzz test in the quick suite; the ``slow`` variants run the full counts.
-QUICK_EXAMPLES = 200
+#: Examples per fuzz test in the quick suite; the ``slow`` variants run 2,000. (The reader fuzzer
+#: for config text, tests/test_fuzz_readers.py, runs its 200 quick examples besides these.)
+QUICK_EXAMPLES = 100
 
 
 def check_mutated_config(data: st.DataObject) -> None:

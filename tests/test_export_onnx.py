@@ -4,9 +4,7 @@ ONNX Runtime against ``model.predict`` on the embedded sample's 2,000 test digit
 from __future__ import annotations
 
 import importlib
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cache
@@ -16,15 +14,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from conftest import ADAM_CONFIG, REPO_ROOT, RunCli
 
 import layernet as ln
-from layernet.cli import commands
-from layernet.cli import export_command
+from layernet.cli import commands, export_command
 from layernet.errors import ExportError
 from layernet.export import export_onnx, onnx_model
 from layernet.export.onnx import DEFAULT_OPSET, MIN_OPSET, require_onnx
-
-from conftest import ADAM_CONFIG, REPO_ROOT, RunCli
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -234,7 +230,7 @@ def test_each_shipped_config_exports(config: Path, tmp_path: Path) -> None:
     train_briefly(model, steps=3, loss=run.build_loss())
     path = export_onnx(model, tmp_path / f"{config.stem}.onnx", preprocessing=PIXELS)
     assert model.input_shape is not None
-    agreement(model, path, digits(model.input_shape), PIXELS, config.name)
+    agreement(model, path, digits(model.input_shape)[:500], PIXELS, config.name)  # all 10,000: slow variant
 
 
 @pytest.mark.slow
@@ -410,18 +406,9 @@ def python_blocks() -> list[tuple[bool, str]]:
     return [(bool(marker), code) for marker, code in found]
 
 
-def test_the_docs_examples_run(tmp_path: Path) -> None:
-    """The Python export example writes digits.onnx; the ONNX Runtime script (marked skip because
-    it needs that file) then runs on it; the hook excerpt is the example plugin's code."""
-    (export_ok, export_code), (predict_skipped, predict_code), (hook_skipped, hook_code) = python_blocks()
-    assert not export_ok and predict_skipped and hook_skipped
-    # this checkout's layernet; one BLAS thread, as for the test process (see conftest.py)
-    environment = {"OPENBLAS_NUM_THREADS": "1", **os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    for code in (export_code, predict_code):
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                cwd=tmp_path, env=environment, timeout=300)
-        assert result.returncode == 0, result.stderr
-    assert (tmp_path / "digits.onnx").exists() and result.stdout.strip()
+def test_the_docs_hook_excerpt_is_the_example_plugins_code() -> None:
+    """docs/export.md's ``to_onnx`` excerpt (its other blocks run in tests/test_docs_run.py)."""
+    (_, hook_code), = [(skipped, code) for skipped, code in python_blocks() if skipped]
     plugin = (REPO_ROOT / "examples" / "custom_layers.py").read_text()
     for line in hook_code.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
