@@ -46,3 +46,10 @@ def test_rows_with_different_columns_round_trip(tmp_path: Path) -> None:
     assert history["val_loss"] == [0.3]
     history.to_csv(tmp_path / "h.csv")
     assert History.from_csv(tmp_path / "h.csv") == history
+
+
+def test_csv_text_is_what_pandas_writes(history: History) -> None:
+    """The per-epoch file is written without pandas, byte for byte as pandas would write it."""
+    ragged = History([*history.rows, {"epoch": 3, "loss": 1e-9, "accuracy": float("nan"), "lr": 1e-5}])
+    for case in (history, ragged):
+        assert case.csv_text() == case.to_dataframe().to_csv(index=False)

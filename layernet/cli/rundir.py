@@ -232,7 +232,7 @@ class RunFiles(Callback):
 
     def write(self, trainer: Trainer, status: str, test: Evaluation | None = None) -> dict[str, Any]:
         """Write both files for ``trainer``'s state now; returns the metrics."""
-        write_text(self.directory / HISTORY_FILE, trainer.history.to_dataframe().to_csv(index=False))
+        write_text(self.directory / HISTORY_FILE, trainer.history.csv_text())
         metrics = run_metrics(self.config, trainer, self.splits, test,
                               time.perf_counter() - self.started, status=status,
                               environment=self.environment)

@@ -80,9 +80,18 @@ class History:
         return cls([{str(k): _number(k, v) for k, v in record.items() if pd.notna(v)}
                     for record in records])
 
+    def csv_text(self) -> str:
+        """The rows as CSV text with a header line, as ``to_dataframe().to_csv(index=False)`` writes
+        them (shortest round-tripping floats, an empty cell for a value a row lacks), without pandas:
+        it is rewritten after every epoch."""
+        columns = self.columns
+        lines = [",".join(columns)]
+        lines += [",".join(_cell(row.get(column)) for column in columns) for row in self.rows]
+        return "\n".join(lines) + "\n"
+
     def to_csv(self, path: str | Path) -> None:
         """Write the rows to a CSV file with a header line."""
-        self.to_dataframe().to_csv(path, index=False)
+        Path(path).write_text(self.csv_text(), encoding="utf-8")
 
     @classmethod
     def from_csv(cls, path: str | Path) -> History:
@@ -90,6 +99,13 @@ class History:
         import pandas as pd
 
         return cls.from_dataframe(pd.read_csv(path))
+
+
+def _cell(value: float | None) -> str:
+    """One CSV cell: empty for a missing or NaN value, else the number's shortest exact form."""
+    if value is None or value != value:
+        return ""
+    return str(value) if isinstance(value, int) else repr(float(value))
 
 
 def _number(column: object, value: object) -> float:
