@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import difflib
+import functools
 import inspect
 import json
 import math
@@ -169,10 +170,16 @@ class Signature:
     noun: str = "argument"
 
 
+@functools.cache
+def _type_hints(target: object) -> dict[str, Any]:
+    """``typing.get_type_hints(target)``, resolved once per class or function (callers only read it)."""
+    return typing.get_type_hints(target)
+
+
 def signature_of(cls: type, skip: Collection[str] = ()) -> Signature:
     """The config arguments of ``cls.__init__``, leaving out ``skip`` (e.g. ``params``)."""
     try:
-        hints = typing.get_type_hints(getattr(cls, "__init__"))
+        hints = _type_hints(getattr(cls, "__init__"))
     except Exception:  # a plugin's unresolvable annotation: check names only
         hints = {}
     arguments: dict[str, Argument] = {}
@@ -364,7 +371,7 @@ def check_settings(problems: Problems, path: KeyPath, cls: type[Settings], value
 
 def settings_signature(cls: type, owner: str = "") -> Signature:
     """The fields of dataclass ``cls`` as a :class:`Signature` named ``owner`` (default: the class)."""
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     arguments = {}
     for item in _fields(cls):
         default = item.default if item.default is not dataclasses.MISSING else REQUIRED
@@ -379,7 +386,7 @@ def range_text(cls: type, name: str) -> str:
 
 def _nested(problems: Problems, path: KeyPath, cls: type, value: dict[str, Any]) -> dict[str, Any]:
     """``value`` with the mappings of dataclass-typed fields built into those dataclasses."""
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     result = dict(value)
     for key, item in value.items():
         inner = _dataclass_in(hints.get(key))
