@@ -84,9 +84,8 @@ def _read_sources(root: Path) -> tuple[tuple[str, tuple[str, bool]], ...]:
 
 def imports_of(module: str, source: str, is_package: bool, modules: set[str]) -> Iterator[Import]:
     """Every import in ``source``, resolved against the known layernet ``modules``."""
-    tree = _tree(source)
     package = module if is_package else module.rpartition(".")[0]
-    for node, in_function, type_checking in _walk(tree, False, False):
+    for node, in_function, type_checking in _import_statements(source):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield Import(module, _resolve(alias.name, modules), node.lineno, in_function, type_checking)
@@ -102,16 +101,19 @@ def imports_of(module: str, source: str, is_package: bool, modules: set[str]) ->
 
 
 @functools.cache
-def _tree(source: str) -> ast.Module:
-    """The parsed module (cached: the tests check the same sources many times)."""
-    return ast.parse(source)
+def _import_statements(source: str) -> tuple[tuple[ast.AST, bool, bool], ...]:
+    """``(import statement, inside a function, under TYPE_CHECKING)`` for each import in ``source``
+    (cached: the tests check the same sources many times)."""
+    return tuple(_walk(ast.parse(source), False, False))
 
 
 def _walk(node: ast.AST, in_function: bool, type_checking: bool) -> Iterator[tuple[ast.AST, bool, bool]]:
     for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.expr):
+            continue  # imports are statements: no expression holds one
         if isinstance(child, (ast.Import, ast.ImportFrom)):
             yield child, in_function, type_checking
-        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield from _walk(child, True, type_checking)
         elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
             for item in child.body:
