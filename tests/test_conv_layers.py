@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 import layernet
@@ -18,7 +20,13 @@ from layernet.layers.base import Layer, layer_config, layer_from_config
 from layernet.layers.conv import Conv1D, Conv2D
 from layernet.layers.normalization import BatchNorm
 from layernet.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
-from layernet.patches import col2im, col2im_add_at, col2im_product, im2col, unpad_spatial
+from layernet.patches import (
+    col2im,
+    col2im_add_at,
+    col2im_product,
+    im2col,
+    unpad_spatial,
+)
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
@@ -258,13 +266,18 @@ def test_max_pool_with_more_than_256_window_offsets_matches_torch() -> None:
     assert max(diffs.values()) <= 1e-10, diffs
 
 
+@functools.cache
+def mnist_test_digits(mnist_dir: Path) -> npt.NDArray[np.uint8]:
+    """The 10,000 real MNIST test images ``(10000, 28, 28)``, read once."""
+    return layernet.data.read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("args", [dict(pool_size=2), dict(pool_size=3, stride=2, padding=1),
                                   dict(pool_size=3, stride=1), dict(pool_size=(2, 4), stride=(2, 3))])
 def test_max_pool_ties_on_real_mnist_match_torch(mnist_dir: Path, args: dict[str, Any]) -> None:
     """MNIST's blank background makes most windows ties; each must send its gradient to one input."""
-    images = layernet.data.load_mnist_dir(mnist_dir).train.x[:48]
-    x = images.reshape(-1, 1, 28, 28).astype(np.float64) / 255
+    x = mnist_test_digits(mnist_dir)[:48].reshape(-1, 1, 28, 28).astype(np.float64) / 255
     raw = torch_parity(build(MaxPool2D(**args), (1, 28, 28)), torch_pool(MaxPool2D(2), args),
                        (1, 28, 28), x=x)
     assert max(raw.values()) <= 1e-10, raw
