@@ -28,6 +28,7 @@ from .errors import GradientCheckError as GradientCheckError
 from .errors import InvalidArgument as InvalidArgument
 from .errors import LayernetError as LayernetError
 from .errors import ModelFileError as ModelFileError
+from .errors import ModelSizeError as ModelSizeError
 from .errors import PairingError as PairingError
 from .errors import ShapeError as ShapeError
 from .errors import TrainingDivergedError as TrainingDivergedError
@@ -105,7 +106,7 @@ __all__ = [
     "ExponentialDecay", "ExportError", "export_onnx", "fit", "Flatten", "gradcheck", "GradcheckReport", "GradientCheckError",
     "History", "Initializer", "INITIALIZERS", "InvalidArgument", "Layer", "LayernetError", "LAYERS",
     "LayernetWarning", "LeakyReLU", "load_checkpoint", "load_data", "load_inputs", "load_model", "load_run_config",
-    "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "MSE",
+    "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "ModelSizeError", "MSE",
     "Objective", "Optimizer", "OPTIMIZERS", "pair", "PairingError", "Parameter", "ParameterBuffer", "Preprocessing", "Progress",
     "register_layer", "ReLU", "Reshape", "RunConfig", "save_checkpoint", "save_model", "Schedule",
     "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "testing",

@@ -75,6 +75,11 @@ class ModelFileError(LayernetError):
     """A saved model or checkpoint file is corrupt, truncated or does not match."""
 
 
+class ModelSizeError(LayernetError, MemoryError):
+    """A model's parameters would exceed the memory budget; raised before they are allocated
+    (also a ``MemoryError``). See :class:`layernet.parameter.ParameterBudget`."""
+
+
 class ShapeError(LayernetError, ValueError):
     """An input shape does not fit a layer, or arrays do not fit a model (also a ``ValueError``)."""
 

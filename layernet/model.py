@@ -14,9 +14,9 @@ import numpy.typing as npt
 
 from . import checks
 from .archive import MODEL_FORMAT, WEIGHTS_PREFIX, header, json_array, prefixed, write_archive
-from .errors import InvalidArgument, ModelFileError, ShapeError
+from .errors import InvalidArgument, ModelFileError, ModelSizeError, ShapeError
 from .layers.base import Layer, layer_config, layer_from_config
-from .parameter import Parameter, ParameterBuffer
+from .parameter import Parameter, ParameterBuffer, active_budget, default_budget
 from .typing import Array, DType, Shape, float_dtype
 
 
@@ -197,16 +197,20 @@ class Sequential:
         """Build every layer for samples of ``input_shape`` and pack the parameters.
 
         Returns the output shape. Raises :class:`layernet.ShapeError` naming
-        the layer whose shape rule fails.
+        the layer whose shape rule fails, and :class:`layernet.ModelSizeError` (before
+        allocating it) naming the first parameter beyond the parameter budget: the active
+        :class:`~layernet.parameter.ParameterBudget`, else
+        :func:`~layernet.parameter.default_budget` (a fifth of the memory).
         """
         shape = checks.positive_sizes("input_shape", input_shape)
         self.input_shape = shape
-        for i, layer in enumerate(self.layers):
-            try:
-                shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
-            except ShapeError as error:
-                self.input_shape = None
-                raise ShapeError(f"layer [{i}] {type(layer).__name__}: {error}") from None
+        with active_budget() or default_budget():
+            for i, layer in enumerate(self.layers):
+                try:
+                    shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
+                except (ShapeError, ModelSizeError) as error:
+                    self.input_shape = None
+                    raise type(error)(f"layer [{i}] {type(layer).__name__}: {error}") from None
         self.output_shape = shape
         self.buffer = ParameterBuffer(self.parameters())
         return shape

@@ -6,17 +6,40 @@ and ``grad`` then become views into the buffer's two flat arrays, so an
 optimiser updates every parameter with a few vectorised in-place operations.
 Which buffer a parameter lives in is recorded explicitly (``parameter.buffer``),
 never inferred from memory addresses.
+
+Before any parameter is allocated its bytes are claimed from a :class:`ParameterBudget`
+(``Layer.add_parameter`` does it), so a model too large for memory, or a stored config
+larger than the weights stored with it, is refused before anything is allocated.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import re
 from collections.abc import Iterable
+from contextvars import ContextVar, Token
 
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InvalidArgument
+from .archive import describe_bytes
+from .errors import InvalidArgument, ModelSizeError
 from .typing import Array
+
+#: The environment variable that sets the parameter budget, in bytes (``"8G"``, ``"512M"``, ``"123456"``).
+BUDGET_VARIABLE = "LAYERNET_MAX_PARAMETER_BYTES"
+#: Training holds about this many copies of the parameters (values, gradients, two optimiser
+#: moments, one scratch array), so by default the parameters may take this fraction of memory.
+TRAINING_COPIES = 5
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_SIZE = re.compile(r"\s*(\d{1,15})\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
+#: Files that may state a memory limit, and where the number is: cgroup v2 and v1 (containers),
+#: the address-space limit (``ulimit -v``).
+_MEMORY_LIMITS = (("/sys/fs/cgroup/memory.max", r"^(\d+)$"),
+                  ("/sys/fs/cgroup/memory/memory.limit_in_bytes", r"^(\d+)$"),
+                  ("/proc/self/limits", r"^Max address space\s+(\d+)"))
+_ACTIVE: ContextVar[ParameterBudget | None] = ContextVar("layernet_parameter_budget", default=None)
 
 
 class Parameter:
@@ -154,3 +177,102 @@ def flat_groups(params: ParameterBuffer | Iterable[Parameter]) -> list[tuple[Arr
             a is b for a, b in zip(listed, buffer.parameters)):
         return [(buffer.values, buffer.grads)]
     return [p.flat() for p in listed]
+
+
+class ParameterBudget:
+    """The bytes of parameters and state a model being built may allocate, claimed before allocating.
+
+    :meth:`layernet.Sequential.build` builds within the active budget, or within
+    :func:`default_budget` when none is active; a loader activates one holding exactly the
+    bytes of weights its file declares (``with ParameterBudget(n, ...):``), so a stored
+    config that needs more is refused before anything is allocated.
+
+    Args:
+        limit: the most bytes the claims may add up to.
+        reason: what the limit is, for messages (``"the 31.4 KiB of weights the file holds"``).
+        initialize: False to create parameters as zeros instead of drawing them from their
+            initialisers (a loader overwrites them with the stored weights anyway).
+
+    Attributes:
+        used: the bytes claimed so far.
+    """
+
+    def __init__(self, limit: int, reason: str, *, initialize: bool = True) -> None:
+        self.limit = limit
+        self.reason = reason
+        self.initialize = initialize
+        self.used = 0
+        self._tokens: list[Token[ParameterBudget | None]] = []
+
+    def claim(self, what: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
+        """Count an array of ``shape`` and ``dtype`` (``what``: e.g. ``"weight"``) against the budget.
+
+        Raises:
+            ModelSizeError: the model would then need more than :attr:`limit` bytes.
+        """
+        nbytes = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+        if self.used + nbytes > self.limit:
+            raise ModelSizeError(
+                f"the model needs at least {describe_bytes(self.used + nbytes)} of parameters ({what} "
+                f"{np.dtype(dtype)}{list(shape)}: {describe_bytes(nbytes)}), more than {self.reason}")
+        self.used += nbytes
+
+    def __enter__(self) -> ParameterBudget:
+        self._tokens.append(_ACTIVE.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _ACTIVE.reset(self._tokens.pop())
+
+    def __repr__(self) -> str:
+        return f"ParameterBudget({describe_bytes(self.used)} of {describe_bytes(self.limit)} used)"
+
+
+def active_budget() -> ParameterBudget | None:
+    """The budget models are being built within now (None outside a build)."""
+    return _ACTIVE.get()
+
+
+def default_budget() -> ParameterBudget:
+    """A fresh budget of :data:`BUDGET_VARIABLE` bytes when it is set, else 1/:data:`TRAINING_COPIES`
+    of the memory this process may use (physical memory, a cgroup limit or ``ulimit -v``).
+
+    Raises:
+        InvalidArgument: :data:`BUDGET_VARIABLE` is not a size such as ``8G`` or ``123456``.
+    """
+    setting = os.environ.get(BUDGET_VARIABLE)
+    how = f"set {BUDGET_VARIABLE} (e.g. {BUDGET_VARIABLE}=16G) to change the budget"
+    if setting:
+        match = _SIZE.fullmatch(setting)
+        if match is None:
+            raise InvalidArgument(BUDGET_VARIABLE, setting, "a size in bytes such as 8G, 512M or 123456")
+        limit = int(match[1]) * _UNITS[match[2].upper()]
+        return ParameterBudget(limit, f"the {describe_bytes(limit)} {BUDGET_VARIABLE} allows "
+                               f"(use fewer units, filters or layers, or raise it)")
+    memory = usable_memory()
+    if memory is None:
+        return ParameterBudget(2**63, "the memory of this machine")
+    return ParameterBudget(memory // TRAINING_COPIES, (
+        f"1/{TRAINING_COPIES} of the {describe_bytes(memory)} of memory this process may use "
+        f"(training keeps about {TRAINING_COPIES} copies: values, gradients, optimizer state); "
+        f"use fewer units, filters or layers, or {how}"))
+
+
+def usable_memory() -> int | None:
+    """The bytes of memory this process may use: the smallest of the physical memory, the
+    cgroup (container) limit and the address-space limit (``ulimit -v``); None when unknown."""
+    limits: list[int] = []
+    try:
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    for path, pattern in _MEMORY_LIMITS:
+        try:
+            with open(path, encoding="ascii") as handle:
+                found = re.search(pattern, handle.read(), re.MULTILINE)
+        except (OSError, ValueError):
+            continue
+        if found:
+            limits.append(int(found[1]))
+    known = [limit for limit in limits if 0 < limit < 2**62]
+    return min(known) if known else None

@@ -39,7 +39,7 @@ from ..training.callbacks import Callback, Monitor
 from ..training.history import History, Row
 from ..training.settings import settings_from_dict
 from ..training.trainer import Trainer
-from .models import describe, listing, model_from_config, read_weights, weight_mismatches
+from .models import describe, listing, model_for_weights, read_weights, weight_mismatches
 
 CHECKPOINT_FORMAT = "layernet-checkpoint"
 CONFIGS = ("model", "loss", "optimizer", "schedule", "settings")
@@ -83,7 +83,7 @@ def load_checkpoint(path: str | Path, *, callbacks: Sequence[Callback] = ()) -> 
     with _open(path) as archive:
         arrays = _read_small_entries(archive, path)
         configs = {key: json_entry(arrays, f"config/{key}", path) for key in CONFIGS}
-        model = model_from_config(configs["model"], path)
+        model = model_for_weights(configs["model"], archive, "weights/", "checkpoint")
         trainer = _registered(path, lambda: Trainer(
             model, get_loss(configs["loss"]), get_optimizer(configs["optimizer"], model.parameters()),
             schedule=None if configs["schedule"] is None else get_schedule(configs["schedule"]),
@@ -271,7 +271,8 @@ def _check_architecture(archive: NpzReader, arrays: Arrays, trainer: Trainer, pa
                 for key, entry in archive.entries.items() if key.startswith("weights/")}
     wrong = weight_mismatches(trainer.model, declared, "checkpoint")
     if wrong:
-        stored = describe(model_from_config(json_entry(arrays, "config/model", path), path))
+        stored = describe(model_for_weights(json_entry(arrays, "config/model", path), archive, "weights/",
+                                            "checkpoint"))
         raise ModelFileError(f"{path}: checkpoint is for a model {stored}, this model is "
                              f"{describe(trainer.model)} ({listing(wrong)})")
 

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from .. import checks
-from ..archive import MODEL_FORMAT, WEIGHTS_PREFIX, Arrays, NpzReader, check_format, json_entry
-from ..errors import LayernetError, ModelFileError, UnknownNameError
+from ..archive import MODEL_FORMAT, WEIGHTS_PREFIX, Arrays, NpzReader, check_format, describe_bytes, json_entry
+from ..errors import LayernetError, ModelFileError, ModelSizeError, UnknownNameError
 from ..model import Sequential
+from ..parameter import ParameterBudget, default_budget
 
 
 def save_model(model: Sequential, path: str | Path, *,
@@ -31,8 +32,10 @@ def _model_entry(key: str) -> bool:
 def load_model(path: str | Path) -> Sequential:
     """Read a model file written by :meth:`Sequential.save`; returns a built :class:`Sequential`.
 
-    Every array's declared shape and dtype is compared with the stored architecture
-    before any weight is inflated; the weights must then be finite.
+    The stored architecture is built within the bytes of weights the file declares (see
+    :func:`model_for_weights`: a config larger than its weights is refused before anything
+    is allocated), every array's declared shape and dtype is compared with it before any
+    weight is inflated, and the weights must then be finite.
 
     Raises:
         ModelFileError: the file is missing, truncated, corrupt, not a layernet
@@ -43,7 +46,7 @@ def load_model(path: str | Path) -> Sequential:
     with NpzReader(path, keep=_model_entry) as archive:
         arrays = _read_small_entries(archive)
         check_format(arrays, path, MODEL_FORMAT)
-        model = model_from_config(json_entry(arrays, "config", path), path)
+        model = model_for_weights(json_entry(arrays, "config", path), archive, WEIGHTS_PREFIX, "file")
         if "preprocessing" in arrays:
             _preprocessing(arrays, path)
         weights = read_weights(archive, model, WEIGHTS_PREFIX, "file")
@@ -53,6 +56,45 @@ def load_model(path: str | Path) -> Sequential:
 
 def _read_small_entries(archive: NpzReader) -> Arrays:
     return {key: archive.read(key) for key in MODEL_ENTRIES if key in archive.entries}
+
+
+#: How many bytes a stored config may need beyond the weights stored with it and still be
+#: built (as zeros), so that a small difference (an entry missing) is reported entry by entry.
+CONFIG_SLACK = 4 * 2**20
+
+
+def model_for_weights(config: Any, archive: NpzReader, prefix: str, what: str) -> Sequential:
+    """The model a stored ``config`` describes, built only as far as the weights ``archive``
+    declares under ``prefix`` reach: every parameter is claimed from a
+    :class:`~layernet.parameter.ParameterBudget` of exactly those bytes before it is allocated,
+    and created as zeros (the stored weights replace them); :data:`CONFIG_SLACK` more is
+    allowed so that small differences are named entry by entry. Then every name, shape and dtype
+    is compared with the ``.npy`` headers (``what``: ``"file"`` or ``"checkpoint"``, for messages).
+
+    Raises:
+        ModelSizeError: the stored weights alone exceed the default parameter budget.
+        ModelFileError: the config is invalid, needs more bytes than the stored weights
+            (a damaged or hostile file), or its weights are named or shaped otherwise.
+    """
+    stored = sum(entry.nbytes for key, entry in archive.entries.items() if key.startswith(prefix))
+    memory = default_budget()
+    if stored > memory.limit:
+        raise ModelSizeError(f"{archive.path}: the {what} holds {describe_bytes(stored)} of weights, "
+                             f"more than {memory.reason}")
+    reason = f"the {describe_bytes(stored)} of weights the {what} holds plus {describe_bytes(CONFIG_SLACK)}"
+    try:
+        with ParameterBudget(stored + CONFIG_SLACK, reason, initialize=False):
+            model = model_from_config(config, archive.path)
+    except ModelSizeError as error:
+        raise ModelFileError(f"{archive.path}: the stored model config is larger than the stored "
+                             f"weights: {error}; the {what} is damaged or hostile") from None
+    declared = {key[len(prefix):]: (entry.shape, entry.dtype)
+                for key, entry in archive.entries.items() if key.startswith(prefix)}
+    wrong = weight_mismatches(model, declared, what)
+    if wrong:
+        raise ModelFileError(f"{archive.path}: the stored weights do not fit the stored model "
+                             f"{describe(model)}: {listing(wrong)}")
+    return model
 
 
 def read_weights(archive: NpzReader, model: Sequential, prefix: str, what: str) -> Arrays:
@@ -115,7 +157,7 @@ def model_from_config(config: Any, path: str | Path) -> Sequential:
         if not isinstance(config, dict) or "input_shape" not in config:
             raise ValueError("it is not a mapping with 'layers' and 'input_shape'")
         return Sequential.from_config(config)
-    except ModelFileError:
+    except (ModelFileError, ModelSizeError):
         raise
     except UnknownNameError as error:
         raise ModelFileError(

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..typing import Array, DType, Shape, float_dtype
 from ..initializers import Initializer, InitializerLike, get_initializer
-from ..parameter import Parameter
+from ..parameter import Parameter, active_budget, default_budget
 from ..registry import Registry
 
 
@@ -68,9 +68,20 @@ class Layer:
 
     def add_parameter(self, name: str, shape: Shape, init: InitializerLike,
                       rng: np.random.Generator) -> Parameter:
-        """Create, register and return a :class:`Parameter` of ``shape`` drawn by ``init``."""
+        """Create, register and return a :class:`Parameter` of ``shape`` drawn by ``init``.
+
+        Its bytes are first claimed from the active :class:`~layernet.parameter.ParameterBudget`
+        (a model too large for it raises :class:`layernet.ModelSizeError` before allocating);
+        a budget with ``initialize=False`` (loading stored weights) makes it zeros instead.
+        """
         initializer: Initializer = get_initializer(init)
-        parameter = Parameter(initializer(shape, rng, self.dtype), name=name)
+        budget = active_budget()
+        (budget or default_budget()).claim(name, shape, self.dtype)
+        if budget is None or budget.initialize:
+            value = initializer(shape, rng, self.dtype)
+        else:
+            value = np.zeros(shape, self.dtype)
+        parameter = Parameter(value, name=name)
         self._parameters.append(parameter)
         return parameter
 
@@ -82,8 +93,10 @@ class Layer:
         """Register and return ``value`` as non-trainable state (e.g. BatchNorm's running mean).
 
         State is saved and restored with the weights (model files, checkpoints)
-        under ``layers.<index>.<name>``; the layer updates it in place.
+        under ``layers.<index>.<name>``; the layer updates it in place. It counts
+        against the active parameter budget like a parameter.
         """
+        (active_budget() or default_budget()).claim(name, value.shape, value.dtype)
         self._states[name] = value
         return value
 
