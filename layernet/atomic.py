@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -37,6 +38,10 @@ def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
     try:
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+        special = special_file(target)
+        if special is not None:  # renaming over it would replace the pipe or device itself
+            raise FileAccessError(str(target), f"is {special}", "layernet writes regular files "
+                                  "(atomically, by renaming a new file into place): give a file name")
         with open(temporary, "xb") as handle:
             yield handle
             handle.flush()
@@ -48,6 +53,22 @@ def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
             raise access_error(error, target) from None
         raise
     _sync_folder(target.parent)
+
+
+def special_file(path: str | Path) -> str | None:
+    """What ``path`` is when it exists but is neither a regular file nor a folder (following
+    symbolic links): ``"a FIFO (named pipe)"``, ``"a character device"``, ``"a symbolic link
+    loop"``...; None when it is missing, a regular file or a folder. Reading a FIFO or a device
+    such as ``/dev/zero`` would block or never end, and replacing one would destroy it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return "a symbolic link loop" if error.errno == errno.ELOOP else None
+    except ValueError:  # a NUL in the name
+        return None
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def _about_the_file(error: OSError) -> bool:

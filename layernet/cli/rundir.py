@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..atomic import write_text
+from ..atomic import special_file, write_text
 from ..config import RunConfig, load_run_config
 from ..config.run import config_plugins
 from ..config.sections import consent_message, plugin_root
 from ..data import DataSplits, Dataset, load_data
 from ..errors import LayernetError, ModelFileError, TrainingDivergedError
-from ..archive import NpzReader, text_entry
+from ..archive import NpzReader, json_file, text_entry
 from ..io.checkpoints import (CHECKPOINT_FORMAT, Checkpoint, load_checkpoint, restore_checkpoint,
                               save_checkpoint)
 from ..io.models import load_model, load_preprocessing
@@ -93,7 +93,11 @@ def run_lock(directory: Path) -> Iterator[None]:
         LayernetError: another process holds it (the message names its pid).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = directory / LOCK_FILE
+    if lock.is_symlink() or special_file(lock) is not None:  # never write through it
+        raise LayernetError(f"{lock}: is not a lock file (a symbolic link, pipe or device); "
+                            "remove it, then try again")
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -146,9 +150,17 @@ def plugin_folders(config: RunConfig) -> dict[str, str]:
 
 
 def recorded_plugin_folders(directory: Path) -> list[Path]:
-    """The plugin folders a run recorded in its ``metrics.json`` (none when unreadable)."""
+    """The plugin folders a run recorded in its ``metrics.json`` (none when unreadable).
+
+    Raises:
+        LayernetError: ``metrics.json`` is a pipe or a device (reading it could block forever).
+    """
+    special = special_file(directory / METRICS_FILE)
+    if special is not None:
+        raise LayernetError(f"{directory / METRICS_FILE}: is {special}, not a file; the run "
+                            "directory is damaged (remove it)")
     try:
-        recorded = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8")).get("plugin_folders")
+        recorded = json_file(directory / METRICS_FILE).get("plugin_folders")
     except (OSError, ValueError, AttributeError):
         return []
     if not isinstance(recorded, dict):
@@ -433,7 +445,7 @@ def _open_checkpoint(path: Path, allow_plugins: bool) -> SavedRun:
     trainer = load_checkpoint(path)
     run = SavedRun(trainer.model, trainer.loss, config=config)
     try:
-        stored = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))["preprocessing"]
+        stored = json_file(directory / METRICS_FILE)["preprocessing"]
         run.shift, run.scale = float(stored["shift"]), float(stored["scale"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no run around it: pixels / 255
@@ -458,9 +470,31 @@ def model_outputs(model: Sequential, data: Dataset, batch_size: int = 1024) -> n
     return np.concatenate(outputs)
 
 
+#: Most columns a ``history.csv`` may have (a run logs a handful of metrics per epoch).
+MAX_HISTORY_COLUMNS = 1000
+
+
 def read_history(directory: Path) -> History:
-    """The ``history.csv`` of a run directory."""
-    return History.from_csv(directory / HISTORY_FILE)
+    """The ``history.csv`` of a run directory.
+
+    Raises:
+        LayernetError: the file is missing, not a regular file, or not a table of numbers.
+    """
+    path = directory / HISTORY_FILE
+    special = special_file(path)
+    try:
+        if special is not None:
+            raise ValueError(f"is {special}")
+        with open(path, "rb") as handle:
+            columns = handle.readline(2**16).count(b",") + 1
+        if columns > MAX_HISTORY_COLUMNS:
+            raise ValueError(f"more than {MAX_HISTORY_COLUMNS} columns")
+        return History.from_csv(path)
+    except FileNotFoundError:
+        raise LayernetError(f"{path}: no such file; the run directory is incomplete") from None
+    except (ValueError, TypeError) as error:  # pandas' parser and empty-data errors are ValueErrors
+        raise LayernetError(f"{path}: not a readable history ({' '.join(str(error).split())[:200]}); "
+                            f"the run directory is damaged") from None
 
 
 PLOTS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")
