@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._version import __version__
-from .atomic import atomic_write
+from .atomic import atomic_write, special_file
 from .errors import FileAccessError, LayernetError, ModelFileError
 
 #: The archive layout written by this version; files with a larger version are refused.
@@ -234,6 +234,9 @@ class NpzReader:
     def _open(self, path: Path) -> zipfile.ZipFile:
         if path.is_dir():
             raise self.fail("is a directory, expected an .npz file")
+        special = special_file(path)
+        if special is not None:
+            raise self.fail(f"is {special}, expected an .npz file")
         if not path.is_file():
             raise self.fail("no such file")
         try:
@@ -430,6 +433,28 @@ def json_depth(text: str) -> int:
     codes = np.frombuffer(outside.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     steps = (np.isin(codes, _OPENERS).astype(np.int64) - np.isin(codes, _CLOSERS).astype(np.int64))
     return int(np.cumsum(steps).max(initial=0))
+
+
+def json_file(path: str | Path) -> Any:
+    """The JSON value in the text file ``path`` (such as a run's ``metrics.json``), bounded like
+    a JSON entry: a regular file of at most :data:`MAX_TEXT_CHARS` bytes, nested at most
+    :data:`MAX_JSON_DEPTH` levels, numbers of at most :data:`MAX_DIGITS` digits.
+
+    Raises:
+        ValueError: the file is not a regular file, too large, too deep or not valid JSON.
+        OSError: the file cannot be read.
+    """
+    special = special_file(path)
+    if special is not None:
+        raise ValueError(f"{path}: is {special}, not a JSON file")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_TEXT_CHARS + 1)
+    if len(data) > MAX_TEXT_CHARS:
+        raise ValueError(f"{path}: more than {MAX_TEXT_CHARS} bytes")
+    text = data.decode("utf-8")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep")
+    return json.loads(text, parse_int=_parse_int)
 
 
 def _parse_int(text: str) -> int:

@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..atomic import special_file
 from ..errors import ConfigError
 from .document import Document, KeyPath, one_line
 
@@ -218,6 +219,10 @@ def _text_of(source: str | Path) -> tuple[str, str]:
     if isinstance(source, str) and _is_text(source):
         return source, "<string>"
     path = Path(source)
+    special = special_file(path)
+    if special is not None:
+        raise ConfigError(f"is {special}, not a config file", source=str(path),
+                          hint="give the path of a YAML text file")
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}", source=str(path),
                           hint="check the path")

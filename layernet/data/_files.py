@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..atomic import special_file
 from ..errors import DataError
 
 #: The first two bytes of every gzip stream (RFC 1952).
@@ -25,6 +26,9 @@ def open_maybe_gzip(path: Path) -> Iterator[io.BufferedIOBase]:
     The extension does not matter: ``x.gz`` holding raw bytes and ``x`` holding
     gzip data both read correctly. A missing or unreadable file is a DataError.
     """
+    special = special_file(path)
+    if special is not None:
+        raise DataError(f"{path}: is {special}, expected a file")
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the ExitStack below
     except FileNotFoundError:

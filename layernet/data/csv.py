@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import DataError
-from ..atomic import atomic_write
+from ..atomic import atomic_write, special_file
 from .dataset import Dataset
 
 if TYPE_CHECKING:
@@ -75,6 +75,9 @@ def _scan_lines(path: Path) -> None:
     a small hostile file (one line of a million commas) is refused in one pass
     that never holds more than one line, naming the line.
     """
+    special = special_file(path)
+    if special is not None:
+        raise DataError(f"{path}: is {special}, expected a CSV file")
     try:
         with open(path, "rb") as handle:
             header_fields = 0
@@ -126,7 +129,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(path, skip_blank_lines=False, low_memory=False, index_col=False)
+            # only an empty cell is missing: 'nan' or 'NA' is reported as the text it is
+            return pd.read_csv(path, skip_blank_lines=False, low_memory=False, index_col=False,
+                               keep_default_na=False, na_values=[""])
     except pd.errors.ParserWarning:
         raise DataError(f"{path}: a row has more fields than the header; {_EXPECTED}") from None
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..atomic import special_file
 from ..errors import DataError
 from .csv import read_kaggle_csv
 from .dataset import DataSplits, Dataset
@@ -34,10 +35,22 @@ def check_source(spec: str) -> None:
     if spec in ("sample", "mnist"):
         return
     path = Path(spec).expanduser()
-    if path.is_dir() or (path.is_file() and path.suffix.lower() in (".csv", ".npz")):
-        return
-    problem = "unknown kind of file" if path.exists() else "no such file or directory"
-    raise DataError(f"data source {spec!r}: {problem}; use {ACCEPTED_FORMS}")
+    try:
+        if path.is_dir() or (path.is_file() and path.suffix.lower() in (".csv", ".npz")):
+            return
+    except OSError as error:  # e.g. a name too long for the file system
+        raise DataError(f"data source {shorten(spec)}: {error.strerror or error}; use "
+                        f"{ACCEPTED_FORMS}") from None
+    special = special_file(path)
+    problem = (f"is {special}, not a file" if special else
+               "unknown kind of file" if path.exists() else "no such file or directory")
+    raise DataError(f"data source {shorten(spec)}: {problem}; use {ACCEPTED_FORMS}")
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``repr(text)``, cut to about ``limit`` characters (a path in a message stays one short line)."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[:limit]}... ({len(text):,} characters)"
 
 
 def read_source(spec: str, *, require_labels: bool = True) -> DataSplits:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..atomic import special_file
 from ..errors import DataError
 from .dataset import DataSplits, Dataset
 from .idx import IDX_DTYPES, IMAGES_MAGIC, LABELS_MAGIC, describe_magic, read_idx, read_idx_header
@@ -29,6 +30,9 @@ def find_idx_file(directory: Path, stem: str) -> Path | None:
     """``directory/stem`` or ``stem.gz`` (or spelt ``train-images.idx3-ubyte``); None if absent."""
     dotted = stem.replace("-idx", ".idx")
     for name in (stem, f"{stem}.gz", dotted, f"{dotted}.gz"):
+        special = special_file(directory / name)
+        if special is not None:
+            raise DataError(f"{directory / name}: is {special}, expected an IDX file")
         if (directory / name).is_file():
             return directory / name
     return None

@@ -94,7 +94,42 @@ def model_for_weights(config: Any, archive: NpzReader, prefix: str, what: str) -
     if wrong:
         raise ModelFileError(f"{archive.path}: the stored weights do not fit the stored model "
                              f"{describe(model)}: {listing(wrong)}")
+    problem = preprocessing_problem(model)
+    if problem is not None:
+        raise ModelFileError(f"{archive.path}: the preprocessing in the stored model config is invalid "
+                             f"({problem}); the {what} is damaged")
     return model
+
+
+def preprocessing_problem(model: Sequential) -> str | None:
+    """What is wrong with ``model.preprocessing`` (from a stored config), or None: shift and scale
+    must be finite and broadcast over one sample, scale non-zero, kind one of ``u i b f``,
+    the range finite."""
+    rule = model.preprocessing
+    if rule is None:
+        return None
+    shift, scale = np.asarray(rule.shift), np.asarray(rule.scale)
+    sample = model.input_shape or ()
+    for name, value in (("shift", shift), ("scale", scale)):
+        if not np.isfinite(value).all():
+            return f"{name} holds NaN or infinite values"
+        if not _fits(value, sample):
+            return f"{name} of shape {list(value.shape)} does not fit samples of shape {list(sample)}"
+    if (scale == 0).any():
+        return "scale 0 would erase every input"
+    if rule.kind not in ("u", "i", "b", "f"):
+        return f"kind {rule.kind[:20]!r} is not one of u, i, b, f"
+    if any(bound is not None and not np.isfinite(bound) for bound in (rule.low, rule.high)):
+        return "its range holds NaN or infinite values"
+    return None
+
+
+def _fits(value: np.ndarray[Any, Any], sample: tuple[int, ...]) -> bool:
+    """Whether ``value`` broadcasts over one sample of shape ``sample`` without enlarging it."""
+    try:
+        return np.broadcast_shapes(value.shape, sample) == sample
+    except ValueError:
+        return False
 
 
 def read_weights(archive: NpzReader, model: Sequential, prefix: str, what: str) -> Arrays:

@@ -8,6 +8,7 @@ from typing import Any, Self, TypeVar
 import numpy as np
 
 from ..typing import Array, DType, Shape, float_dtype
+from ..errors import InvalidArgument
 from ..initializers import Initializer, InitializerLike, get_initializer
 from ..parameter import Parameter, active_budget, default_budget
 from ..registry import Registry
@@ -79,6 +80,10 @@ class Layer:
         (budget or default_budget()).claim(name, shape, self.dtype)
         if budget is None or budget.initialize:
             value = initializer(shape, rng, self.dtype)
+            if not np.isfinite(value).all():
+                raise InvalidArgument("init", initializer, "an initializer that gives finite values",
+                                      f"{name} {list(shape)} came out NaN or infinite in {self.dtype}; "
+                                      "use a smaller scale")
         else:
             value = np.zeros(shape, self.dtype)
         parameter = Parameter(value, name=name)
