@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import struct
 import warnings
@@ -210,6 +211,8 @@ class NpzReader:
         self.entries: dict[str, Entry] = {}
         self.members: list[zipfile.ZipInfo] = []
         self.size = 0
+        if not isinstance(path, (str, os.PathLike)):
+            raise self.fail(f"expected a file path, got {type(path).__name__}")
         self._zip = self._open(Path(path))
         try:
             self._check_directory(keep)

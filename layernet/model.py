@@ -129,6 +129,22 @@ class Preprocessing:
         return cls(shift, scale, x.dtype.kind, x.dtype.name, min(lows), max(highs))
 
 
+def real_array(x: npt.ArrayLike) -> npt.NDArray[Any]:
+    """``x`` as an array of real numbers (booleans, integers or floats).
+
+    Raises:
+        InvalidArgument: ``x`` holds complex numbers, text or other objects.
+    """
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as error:  # e.g. ragged nested lists
+        raise InvalidArgument("x", type(x).__name__, "an array of numbers", str(error)[:100]) from None
+    if array.dtype.kind not in "biuf":
+        raise InvalidArgument("x", f"a {array.dtype} array", "an array of real numbers (booleans, "
+                              "integers or floats)")
+    return array
+
+
 def _plain(value: float | npt.NDArray[Any]) -> Any:
     return float(value) if np.ndim(value) == 0 else np.asarray(value).tolist()
 
@@ -226,7 +242,7 @@ class Sequential:
         ``until`` stops before that layer index (``until=-1``: all but the last
         layer, as a fused loss needs).
         """
-        raw = np.asarray(x)
+        raw = real_array(x)
         if self.preprocessing is not None and raw.dtype.kind in "uib" and self.preprocessing.applies_to(raw):
             out: Array = self.preprocessing.apply(raw, self.dtype)
         else:
@@ -275,7 +291,7 @@ class Sequential:
         :class:`LayernetWarning` says so (once per model).
         """
         checks.integer("batch_size", batch_size, min=1)
-        data = np.asarray(x)
+        data = real_array(x)
         outputs = [self.forward(self._prepared(data[i:i + batch_size]))
                    for i in range(0, max(len(data), 1), batch_size)]
         self.clear_cache()
@@ -284,7 +300,7 @@ class Sequential:
     def preprocess(self, x: npt.ArrayLike) -> Array:
         """Raw inputs ``x`` as the model's inputs: normalised by :attr:`preprocessing` when
         they are of the training kind, else only converted to the model dtype."""
-        return self._prepared(np.asarray(x))
+        return self._prepared(real_array(x))
 
     def _prepared(self, x: npt.NDArray[Any]) -> Array:
         rule = self.preprocessing
@@ -373,7 +389,16 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """Create (and build, when ``input_shape`` is given) a model from :meth:`get_config` output."""
+        """Create (and build, when ``input_shape`` is given) a model from :meth:`get_config` output.
+
+        Raises:
+            InvalidArgument: ``config`` is not a mapping whose ``layers`` is a list of
+                ``{"type": ...}`` mappings.
+        """
+        layers = config.get("layers") if isinstance(config, Mapping) else None
+        if not isinstance(layers, list) or not all(isinstance(c, dict) and "type" in c for c in layers):
+            raise InvalidArgument("config", config, "a mapping whose 'layers' is a list of "
+                                  "{'type': ...} mappings", "pass Sequential.get_config() output")
         model = cls([layer_from_config(c) for c in config["layers"]],
                     input_shape=config.get("input_shape"), seed=config.get("seed", 0),
                     dtype=config.get("dtype", "float32"), name=config.get("name"))

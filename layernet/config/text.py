@@ -216,6 +216,9 @@ class _Converter:
 
 
 def _text_of(source: str | Path) -> tuple[str, str]:
+    if not isinstance(source, (str, os.PathLike)):
+        raise ConfigError(f"expected a file path or YAML text, got {type(source).__name__}",
+                          hint="pass a path such as 'configs/mnist-mlp.yaml'")
     if isinstance(source, str) and _is_text(source):
         return source, "<string>"
     path = Path(source)
