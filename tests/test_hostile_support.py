@@ -253,3 +253,38 @@ def state_of(path: Path) -> dict[str, Any]:
 def text_npy(text: str) -> bytes:
     """A 0-d unicode ``.npy`` holding ``text``."""
     return array_npy(np.array(text))
+
+
+def declaring(path: Path, out: Path, config: dict[str, Any], key: str = "config") -> Path:
+    """The model file or checkpoint ``path`` rewritten to ``out`` with its stored model config
+    (``key``: ``config``, or ``config/model`` in a checkpoint) replaced by ``config``; the
+    weights stay those of the small model."""
+    return replace_members(path, out, **{key.replace("/", "__"): text_npy(json.dumps(config))})
+
+
+def stack_config(layers: list[dict[str, Any]], input_shape: tuple[int, ...] = (784,)) -> dict[str, Any]:
+    """A stored model config of ``layers`` (each ``{"type": ..., ...}``) after ``input_shape``."""
+    return {"input_shape": list(input_shape), "dtype": "float32", "seed": 0, "layers": layers}
+
+
+def zero_weights_file(path: Path, kind: str, units: int, size: int = 2**20 - 2**14) -> Path:
+    """A ``kind`` (``"model"`` or ``"checkpoint"``) file of a 784-``units`` softmax model whose
+    weights (and optimiser moments) are honest zeros, deflated, in a file padded to ``size``
+    bytes by a member no reader inflates: as many genuine weights as a file of ``size`` may declare."""
+    small = model_file(path.with_suffix(".small.npz")) if kind == "model" else checkpoint_file(
+        path.with_suffix(".small.npz"))
+    members = members_of(small)
+    small.unlink()
+    key = "config" if kind == "model" else "config/model"
+    config = json.loads(str(np.load(io.BytesIO(members[key + ".npy"]), allow_pickle=False)))
+    config["layers"][0]["units"] = units
+    members[key + ".npy"] = text_npy(json.dumps(config))
+    zeros = {"weights/layers.0.weight": (784, units), "weights/layers.0.bias": (units,)}
+    if kind == "checkpoint":
+        zeros.update({f"optimizer/{slot}": (785 * units,) for slot in ("exp_avg", "exp_avg_sq")})
+    members.update({name + ".npy": npy(shape, "<f4") for name, shape in zeros.items()})
+    write_zip(path, members, compress=True)
+    padding = size - path.stat().st_size - 200
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr("padding.npy", np.random.default_rng(0).bytes(max(padding, 0)))
+    return path

@@ -79,7 +79,8 @@ class Layer:
         budget = active_budget()
         (budget or default_budget()).claim(name, shape, self.dtype)
         if budget is None or budget.initialize:
-            value = initializer(shape, rng, self.dtype)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                value = initializer(shape, rng, self.dtype)
             if not np.isfinite(value).all():
                 raise InvalidArgument("init", initializer, "an initializer that gives finite values",
                                       f"{name} {list(shape)} came out NaN or infinite in {self.dtype}; "
