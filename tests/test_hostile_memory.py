@@ -194,3 +194,15 @@ def test_hostile_files_stay_within_100_mb_of_baseline(tmp_path: Path) -> None:
             failures.append(f"{name}: exit {code}, stderr {stderr}")
     print(f"baseline {baseline / 2**20:.1f} MB", *report, sep="\n")
     assert not failures, failures
+
+
+def test_the_parameter_budget_follows_the_address_space_limit(tmp_path: Path) -> None:
+    """Under ``ulimit -v`` 2 GB the budget is a fifth of it: a 627 MB model is refused unbuilt."""
+    script = ("import sys; sys.path.insert(0, {repo!r}); import layernet as ln\n"
+              "try:\n    ln.Sequential([ln.Dense(200_000)], input_shape=(784,))\n"
+              "except ln.ModelSizeError as error:\n    print(error)\n").format(repo=str(REPO))
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "LAYERNET_MAX_PARAMETER_BYTES")}
+    result = subprocess.run(["/bin/sh", "-c", 'ulimit -v 2000000 && "$0" -c "$1"', sys.executable, script],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert "the model needs at least 598.1 MiB" in result.stdout, result
+    assert "more than 1/5 of the 1.9 GiB of memory this process may use" in result.stdout, result
