@@ -767,6 +767,6 @@ def test_bad_api_calls(tmp_path: Path, call: Callable[[Path], object], error: ty
 
 
 def test_the_catalogue_has_at_least_100_cases() -> None:
-    total = (len(CONFIG_CASES) + len(IDX_CASES) + len(CSV_CASES) + len(NPZ_CASES) + len(MODEL_CASES)
-             + len(CHECKPOINT_CASES) + len(ARGUMENT_CASES) + len(API_CASES))
+    total = (len(CONFIG_CASES) + len(BUILD_CASES) + len(IDX_CASES) + len(CSV_CASES) + len(NPZ_CASES)
+             + len(MODEL_CASES) + len(CHECKPOINT_CASES) + len(ARGUMENT_CASES) + len(API_CASES))
     assert total >= 100, total
