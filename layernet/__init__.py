@@ -93,6 +93,7 @@ from .training import EarlyStopping as EarlyStopping
 from .training import Evaluation as Evaluation
 from .training import History as History
 from .training import Progress as Progress
+from .training import TensorBoard as TensorBoard
 from .training import Trainer as Trainer
 from .training import evaluate as evaluate
 from .training import TrainSettings as TrainSettings
@@ -109,6 +110,6 @@ __all__ = [
     "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "ModelSizeError", "MSE",
     "Objective", "Optimizer", "OPTIMIZERS", "pair", "PairingError", "Parameter", "ParameterBuffer", "Preprocessing", "Progress",
     "register_layer", "ReLU", "Reshape", "RunConfig", "save_checkpoint", "save_model", "Schedule",
-    "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "testing",
+    "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "TensorBoard", "testing",
     "Trainer", "TrainingDivergedError", "TrainSettings", "UnknownNameError", "validate_config",
 ]

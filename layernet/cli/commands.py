@@ -17,7 +17,7 @@ import numpy as np
 from .._version import __version__
 from ..atomic import write_text
 from ..config import RunConfig, model_from_yaml, validate_config
-from ..config.run import config_plugins
+from ..config.run import config_plugins, key_location
 from ..config.sections import consent_message
 from ..data import Dataset, load_data, load_inputs
 from ..data.download import download_mnist
@@ -27,12 +27,13 @@ from ..gradcheck import gradcheck
 from ..losses import Loss, predicted_classes
 from ..model import Sequential
 from ..objective import pair
-from ..training import History
+from ..training import Callback, History
 from ..training.metrics import evaluate
 from ..training.threads import blas_info, blas_threads, default_threads
 from . import export_command
 from .plots import INSTALL_HINT, matplotlib_available
 from ..training.progress import Progress
+from ..training.tensorboard import RUN_SUBDIRECTORY, TensorBoard, require_tensorboard
 from .rundir import (standard_json, CONFIG_FILE, METRICS_FILE, SavedRun, add_consent_argument, claim_run_directory, load_config,
                      LOCK_FILE, model_outputs, open_run, plot_run, read_history,
                      recorded_plugin_folders, refuse_overwrite, require_consent, run_lock, train_run)
@@ -87,6 +88,9 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=positive_int, metavar="N", help="BLAS threads to train with "
                         "(default: 1 for small models — under 1M parameters or batches of at most 256 "
                         "rows — else every core; see docs/cli.md)")
+    parser.add_argument("--tensorboard", action="store_true", help="also write each epoch's "
+                        "scalars for TensorBoard to RUN_DIR/tensorboard (the same as --set "
+                        "train.tensorboard=true; needs pip install 'layernet[tensorboard]')")
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     add_consent_argument(parser)
@@ -104,12 +108,15 @@ def train(args: argparse.Namespace) -> int:
         raise LayernetError(f"{args.resume}: no such run directory; start a run with "
                             f"layernet train CONFIG --out {args.resume}")
     search = recorded_plugin_folders(args.resume) if args.resume is not None else []
-    config = load_config(source, allow_plugins=args.allow_plugins, overrides=args.overrides,
+    overrides = [*args.overrides, *(["train.tensorboard=true"] if args.tensorboard else [])]
+    config = load_config(source, allow_plugins=args.allow_plugins, overrides=overrides,
                          search=search).with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, data_source=args.data)
     if args.print_config:
         sys.stdout.write(config.to_yaml())
         return 0
+    if config.train.tensorboard:
+        require_tensorboard("--tensorboard" if args.tensorboard else key_location(config.source, TENSORBOARD_KEY))
     if args.resume is not None:
         args.changes = _check_resumable(config, args.resume, args.allow_plugins, args.allow_changes)
     if args.out is not None:
@@ -127,6 +134,10 @@ def train(args: argparse.Namespace) -> int:
         return _train_locked(args, config, directory, claimed or fresh)
 
 
+#: The config key that turns on TensorBoard scalars.
+TENSORBOARD_KEY = ("train", "tensorboard")
+
+
 def _check_empty(out: Path) -> None:
     if out.exists() and any(path.name != LOCK_FILE for path in out.iterdir()):
         raise LayernetError(f"{out}: already exists and is not empty; choose another --out "
@@ -138,13 +149,15 @@ def _train_locked(args: argparse.Namespace, config: RunConfig, directory: Path, 
     threads: int = args.threads
     chosen = args.threads_chosen
     header = f"training {config.source} -> {directory} ({threads} BLAS thread{'s' if threads != 1 else ''}, {chosen})"
-    progress = [] if args.quiet else [Progress(config.train.epochs, header=header)]
+    callbacks: list[Callback] = [] if args.quiet else [Progress(config.train.epochs, header=header)]
+    if config.train.tensorboard:
+        callbacks.append(TensorBoard(directory / RUN_SUBDIRECTORY))
     try:
         with _sigterm_interrupts(), blas_threads(threads):
             environment = {"blas": blas_info(), "threads": threads,
                            **({"changes": args.changes} if getattr(args, "changes", None) else {}),
                            "command": ["layernet", *sys.argv[1:]] if args.argv is None else args.argv}
-            result = train_run(config, directory, resume=args.resume is not None, callbacks=progress,
+            result = train_run(config, directory, resume=args.resume is not None, callbacks=callbacks,
                                claimed=claimed, environment=environment)
     except KeyboardInterrupt:
         if (directory / CONFIG_FILE).exists() and (directory / "history.csv").exists():
@@ -165,8 +178,9 @@ def _train_locked(args: argparse.Namespace, config: RunConfig, directory: Path, 
     if result.test is not None:
         parts.append(f"test accuracy {result.test.accuracy:.4f} (loss {result.test.loss:.4f})")
     say("done: " + ", ".join(parts))
+    extras = [f"{RUN_SUBDIRECTORY}/"] * config.train.tensorboard + [p.name for p in plots]
     say(f"wrote {result.directory}/: config.yaml, model.npz, history.csv, metrics.json, checkpoints/"
-        + (", " + ", ".join(p.name for p in plots) if plots else ""))
+        + "".join(", " + name for name in extras))
     return 0
 
 
@@ -195,14 +209,15 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 def _check_resumable(config: RunConfig, directory: Path, allow_plugins: bool,
                      allow_changes: bool) -> list[dict[str, Any]]:
-    """Refuse to resume ``directory`` with settings other than its own (only epochs may grow)
-    unless ``allow_changes``; the run's list of changes (with this one) for ``metrics.json``."""
+    """Refuse to resume ``directory`` with settings other than its own (only epochs may grow,
+    and TensorBoard logging be switched) unless ``allow_changes``; the run's list of changes (with this one) for ``metrics.json``."""
     stored_path = directory / CONFIG_FILE
     if not stored_path.exists():
         return []
     stored = load_config(stored_path, allow_plugins=allow_plugins,
                          search=recorded_plugin_folders(directory)).to_dict()
     wanted = config.with_overrides(epochs=int(stored["train"]["epochs"])).to_dict()
+    wanted["train"]["tensorboard"] = stored["train"]["tensorboard"]  # logging may change too
     differ = [section for section in wanted if wanted[section] != stored[section]]
     changes = _recorded_changes(directory)
     if differ and not allow_changes:
@@ -362,6 +377,8 @@ def validate_command(args: argparse.Namespace) -> int:
         for problem in error.problems[:-1]:
             print(f"layernet: error: {problem}", file=sys.stderr)
         raise error.problems[-1] from None
+    if config.train.tensorboard:
+        require_tensorboard(key_location(str(args.config), TENSORBOARD_KEY))
     check_source(config.data.source)
     if config.data.test is not None:
         check_source(config.data.test)

@@ -21,7 +21,7 @@ from ..parameter import Parameter
 from ..schedules import Schedule, get_schedule
 from ..training.history import COLUMNS as HISTORY_COLUMNS
 from ..training.settings import TrainSettings
-from .document import Document, KeyPath, Problems
+from .document import Document, KeyPath, Problems, format_path
 from .schema import check_settings, suggest
 from .sections import (
     DEFAULT_LOSS,
@@ -241,6 +241,15 @@ def _override_error(flag: str, node: Any, step: str | int) -> ConfigError:
     return ConfigError(f"cannot set it: {what}", path=flag,
                        hint="write a layer as a mapping first, e.g. --set model.layers[0]='{type: Dense, units: 32}'"
                        if isinstance(node, str) else "")
+
+
+def key_location(source: str, path: KeyPath) -> str:
+    """``FILE:LINE:COLUMN: key.path`` where the config file ``source`` writes ``path``, for a
+    message about a valid value (``FILE: key.path`` when the file does not write it, e.g. it
+    was set with ``--set``, and ``key.path`` alone for YAML text)."""
+    mark = read_document(Path(source)).value_marks.get(path) if Path(source).is_file() else None
+    where = source if mark is None else f"{source}:{mark[0]}:{mark[1]}"
+    return f"{where}: {format_path(path)}" if source != "<string>" else format_path(path)
 
 
 def validate_config(source: str | Path, *, allow_plugins: bool = False) -> RunConfig:

@@ -14,9 +14,10 @@ from .metrics import Evaluation as Evaluation
 from .progress import Progress as Progress
 from .settings import EarlyStopping as EarlyStoppingSettings
 from .settings import TrainSettings as TrainSettings
+from .tensorboard import TensorBoard as TensorBoard
 from .trainer import Trainer as Trainer
 
 __all__ = [
     "BatchLogs", "Callback", "EarlyStopping", "EarlyStoppingSettings", "Evaluation", "History",
-    "Progress", "TrainSettings", "Trainer", "evaluate", "fit",
+    "Progress", "TensorBoard", "TrainSettings", "Trainer", "evaluate", "fit",
 ]

@@ -50,6 +50,9 @@ class TrainSettings:
         early_stopping: stop early when validation stops improving.
         checkpoint_every: write a checkpoint every N epochs (0: never).
         seed: seeds shuffling and the validation split (default: the model seed).
+        tensorboard: write every epoch's history row as TensorBoard scalars to the run
+            directory's ``tensorboard/`` folder (``layernet train``; needs the ``tensorboard``
+            extra). In Python, pass ``callbacks=[ln.TensorBoard(log_dir)]`` instead.
     """
 
     epochs: int = field(default=10, metadata=bounds(min=1))
@@ -59,6 +62,7 @@ class TrainSettings:
     early_stopping: EarlyStopping | None = None
     checkpoint_every: int = field(default=1, metadata=bounds(min=0))
     seed: int | None = field(default=None, metadata=bounds(min=0))
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         checks.check_fields(self)
