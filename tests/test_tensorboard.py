@@ -12,15 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ADAM_CONFIG, RunCli
 
 import layernet as ln
 from layernet.training import History
 
-from conftest import ADAM_CONFIG, RunCli
-
 pytest.importorskip("tensorboardX")
-from tensorboardX.proto.event_pb2 import Event, SessionLog  # noqa: E402
-from tensorboardX.record_writer import masked_crc32c  # noqa: E402
+from tensorboardX.proto.event_pb2 import Event, SessionLog
+from tensorboardX.record_writer import masked_crc32c
 
 INSTALL = "pip install 'layernet[tensorboard]'"
 
