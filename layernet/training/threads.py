@@ -52,7 +52,9 @@ def blas_threads(threads: int | None) -> Iterator[None]:
 
 
 def blas_info() -> list[dict[str, Any]]:
-    """The BLAS libraries numpy loaded: ``[{"name", "version", "threads"}, ...]``."""
+    """The BLAS libraries numpy loaded: ``[{"name", "version", "threads", "architecture"}, ...]``
+    (``architecture``: the CPU kernel set, e.g. OpenBLAS's ``SkylakeX`` or ``Haswell``, None when
+    the library does not say; like the thread count it changes the last bits of the results)."""
     return [{"name": str(pool.get("internal_api")), "version": pool.get("version"),
-             "threads": int(pool.get("num_threads", 0))}
+             "threads": int(pool.get("num_threads", 0)), "architecture": pool.get("architecture")}
             for pool in threadpool_info() if pool.get("user_api") == "blas"]
