@@ -60,3 +60,28 @@ def test_cli_bad_override_is_one_line_naming_it(run_cli: RunCli) -> None:
     result = run_cli("train", ADAM, "--set", "model.layers[0].units=-1")
     assert result.returncode == 2 and "--set model.layers[0].units" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+BARE = "model: {input_shape: [4], layers: [{type: Dense, units: 3}, ReLU, {type: Dense, units: 2}, Softmax]}\n"
+
+
+def test_an_override_inside_a_left_out_section_changes_its_default() -> None:
+    config = ln.load_run_config(BARE, overrides=["optimizer.lr=0.01", "optimizer.betas=[0.8, 0.9]"])
+    assert config.optimizer["type"] == "Adam" and config.optimizer["lr"] == 0.01
+    assert list(config.optimizer["betas"]) == [0.8, 0.9]
+    logits = ln.load_run_config(BARE.replace(", Softmax]", "]"), overrides=["loss.from_logits=true"])
+    assert logits.loss == {"type": "CrossEntropy", "from_logits": True}
+
+
+def test_an_override_inside_a_class_written_by_name_keeps_the_class() -> None:
+    config = ln.load_run_config(BARE.replace("ReLU", "LeakyReLU"), overrides=["model.layers[1].alpha=0.2"])
+    assert config.model["layers"][1] == {**config.model["layers"][1], "type": "LeakyReLU", "alpha": 0.2}
+    with pytest.raises(ln.ConfigError, match=r"--set model.layers\[1\].alpha: ReLU has no argument .alpha."):
+        ln.load_run_config(BARE, overrides=["model.layers[1].alpha=0.2"])
+
+
+def test_an_override_creating_a_section_is_blamed_not_the_file() -> None:
+    with pytest.raises(ln.ConfigError) as caught:
+        ln.load_run_config(ADAM, overrides=["schedule.epochs=5"])
+    assert caught.value.path == "--set schedule.epochs" and caught.value.line is None
+    assert "needs 'type'" in caught.value.message

@@ -191,9 +191,16 @@ def parse_key_path(text: str) -> KeyPath | None:
     return tuple(path) if path and isinstance(path[0], str) else None
 
 
+#: What a left-out section stands for, so ``--set optimizer.lr=0.01`` changes the default optimiser.
+SECTION_DEFAULTS: dict[str, Any] = {"loss": DEFAULT_LOSS, "optimizer": DEFAULT_OPTIMIZER}
+
+
 def apply_override(document: Document, assignment: str) -> None:
     """Set ``KEY=VALUE`` (see :func:`load_run_config`) in ``document``, labelling the key
-    ``--set KEY`` for messages. Missing mappings on the way are created.
+    ``--set KEY`` for messages. Missing mappings on the way are created (a left-out ``loss``
+    or ``optimizer`` section starts from its default, and those it creates are labelled too),
+    and a class written by name alone (``ReLU``, ``loss: CrossEntropy``) becomes
+    ``{type: Name}`` when a key is set inside it.
 
     Raises:
         layernet.ConfigError: a malformed assignment, or a path through a value that
@@ -208,9 +215,8 @@ def apply_override(document: Document, assignment: str) -> None:
                           f"model.layers[0].units, got {assignment!r}", path="--set")
     value = parse_document(f"value: {text}", flag).data["value"] if text.strip() else None
     node: Any = document.data
-    for depth, step in enumerate(path[:-1]):
-        following = path[depth + 1]
-        node = _child(node, step, following, flag, path[:depth + 1])
+    for depth in range(len(path) - 1):
+        node = _child(document, node, path[:depth + 2], flag)
     last = path[-1]
     if isinstance(node, dict) and isinstance(last, str):
         node[last] = value
@@ -221,14 +227,19 @@ def apply_override(document: Document, assignment: str) -> None:
     document.labels[path] = flag
 
 
-def _child(node: Any, step: str | int, following: str | int, flag: str, where: KeyPath) -> Any:
+def _child(document: Document, node: Any, path: KeyPath, flag: str) -> Any:
+    """The value at ``path[-2]`` under ``node``, made ready to hold ``path[-1]``."""
+    *_, step, following = path
     if isinstance(node, dict) and isinstance(step, str):
         if node.get(step) is None:
-            node[step] = [] if isinstance(following, int) else {}
-        return node[step]
-    if isinstance(node, list) and isinstance(step, int) and step < len(node):
-        return node[step]
-    raise _override_error(flag, node, step)
+            default = SECTION_DEFAULTS.get(step) if len(path) == 2 else None
+            node[step] = copy.deepcopy(default) if default is not None else [] if isinstance(following, int) else {}
+            document.labels[path[:-1]] = flag
+    elif not (isinstance(node, list) and isinstance(step, int) and step < len(node)):
+        raise _override_error(flag, node, step)
+    if isinstance(node[step], str) and isinstance(following, str):
+        node[step] = {"type": node[step]}
+    return node[step]
 
 
 def _override_error(flag: str, node: Any, step: str | int) -> ConfigError:
