@@ -10,6 +10,7 @@ written the same way: ``"Name"`` or ``{"type": "Name", **arguments}``
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar, overload
 
@@ -103,12 +104,21 @@ class Registry(Generic[C]):
 
         Raises:
             UnknownNameError: the name is not registered.
-            InvalidArgument: the spec has no ``type``, or an argument is out of range.
+            InvalidArgument: the spec has no ``type``, names an argument the class does not
+                take or leaves out one it needs, or an argument is out of range.
         """
         if isinstance(spec, self.base):
             return spec
         name, kwargs = split_spec(spec, self)
-        return self.get(name)(*args, **kwargs)
+        cls = self.get(name)
+        signature = inspect.signature(cls)
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as error:
+            takes = ", ".join(list(signature.parameters)[len(args):])
+            raise InvalidArgument(name, dict(kwargs), f"given the arguments it takes ({takes})",
+                                  str(error)) from None
+        return cls(*args, **kwargs)
 
     def config_of(self, obj: C) -> dict[str, Any]:
         """``{"type": registered name, **obj.get_config()}``: the inverse of :meth:`create`."""

@@ -189,3 +189,15 @@ def test_progress_lives_in_the_training_floor() -> None:
     ln.Trainer(model, ln.CrossEntropy(), ln.Adam(model.parameters()), settings=ln.TrainSettings(epochs=1),
                callbacks=[progress]).fit(np.zeros((8, 28, 28), np.uint8), np.zeros(8, np.int64))
     assert "epoch 1/1" in stream.getvalue()
+
+
+@pytest.mark.parametrize("setting, spec, named", [
+    ("schedule", {"type": "StepDecay", "step": 1}, "StepDecay"),
+    ("optimizer", {"type": "Adam", "momentum": 0.9}, "Adam"),
+    ("loss", {"type": "CrossEntropy", "smoothing": 0.1}, "CrossEntropy"),
+])
+def test_a_spec_with_an_argument_the_class_does_not_take_is_a_clear_error(
+        sample: SampleSplits, setting: str, spec: dict[str, Any], named: str) -> None:
+    with pytest.raises(ln.InvalidArgument, match=rf"^{named} must be given the arguments it takes \(.*\), "
+                                                 rf"got .*unexpected keyword argument"):
+        ln.fit(small_model(), sample.train.x, sample.train.y, epochs=1, verbose=0, **{setting: spec})
