@@ -452,6 +452,13 @@ class Sequential:
                              f"(batch, {', '.join(map(str, self.input_shape))}){hint}")
 
     # -- files -------------------------------------------------------------------
+    @property
+    def plugins(self) -> list[str]:
+        """The modules outside layernet that define this model's layer classes, sorted: what
+        must be imported to rebuild it (``model.save`` stores them, so ``load_model`` names them)."""
+        modules = {type(layer).__module__ for layer in self.layers}
+        return sorted(m for m in modules if m != "layernet" and not m.startswith("layernet."))
+
     def save(self, path: str | Path, *, preprocessing: Mapping[str, float] | None = None) -> None:
         """Write architecture, weights and :attr:`preprocessing` to one ``.npz`` model file,
         atomically (format in :mod:`layernet.archive`; read it back with
@@ -470,7 +477,7 @@ class Sequential:
                                  f"model.build(input_shape) or train it first")
         rule = self.preprocessing if preprocessing is None else Preprocessing.from_dict(preprocessing)
         config = self.get_config()
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"plugins": json_array(self.plugins)} if self.plugins else {}
         if rule is not None:
             config["preprocessing"] = rule.to_dict()
             if np.ndim(rule.shift) == 0 and np.ndim(rule.scale) == 0:

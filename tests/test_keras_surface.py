@@ -201,3 +201,25 @@ def test_a_spec_with_an_argument_the_class_does_not_take_is_a_clear_error(
     with pytest.raises(ln.InvalidArgument, match=rf"^{named} must be given the arguments it takes \(.*\), "
                                                  rf"got .*unexpected keyword argument"):
         ln.fit(small_model(), sample.train.x, sample.train.y, epochs=1, verbose=0, **{setting: spec})
+
+
+@ln.register_layer
+class KerasSurfaceDouble(ln.Layer):
+    """A user's layer (defined in this test module): ``2 · x``, shape ``(batch, *shape)`` kept."""
+
+    def forward(self, x: npt.NDArray[Any], training: bool = False) -> npt.NDArray[Any]:
+        return 2 * x
+
+    def backward(self, grad: npt.NDArray[Any], need_input_grad: bool = True) -> npt.NDArray[Any]:
+        return 2 * grad
+
+
+def test_load_model_names_the_module_a_missing_layer_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = ln.Sequential([ln.Dense(3), KerasSurfaceDouble(), ln.Softmax()], input_shape=(4,))
+    assert model.plugins == [__name__]
+    model.save(tmp_path / "m.npz")
+    assert ln.load_model(tmp_path / "m.npz").plugins == [__name__]
+    monkeypatch.delitem(ln.LAYERS._classes, "KerasSurfaceDouble")  # a new process that never imported it
+    with pytest.raises(ln.ModelFileError, match=rf"layer 'KerasSurfaceDouble', which is not registered; "
+                                                rf"import {__name__}, where its layers came from"):
+        ln.load_model(tmp_path / "m.npz")

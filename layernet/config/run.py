@@ -12,7 +12,7 @@ from typing import Any
 
 from ..data.settings import DataSettings
 from ..errors import ConfigError, PairingError
-from ..layers.base import Layer, layer_from_config
+from ..layers.base import layer_from_config
 from ..losses import Loss, get_loss
 from ..model import Sequential
 from ..objective import fusion
@@ -343,11 +343,5 @@ def model_to_yaml(model: Sequential) -> str:
 
     Layers defined outside layernet add their modules under ``plugins``.
     """
-    plugins = sorted({_module_of(layer) for layer in model.layers} - {"layernet"})
-    header: dict[str, Any] = {"plugins": plugins} if plugins else {}
+    header: dict[str, Any] = {"plugins": model.plugins} if model.plugins else {}
     return dump_yaml({**header, "model": model.get_config()})
-
-
-def _module_of(layer: Layer) -> str:
-    module = type(layer).__module__
-    return "layernet" if module == "layernet" or module.startswith("layernet.") else module

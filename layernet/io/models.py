@@ -22,7 +22,7 @@ def save_model(model: Sequential, path: str | Path, *,
 
 
 #: The entries of a model file that :func:`load_model` reads; any other entry is skipped unread.
-MODEL_ENTRIES = ("format", "format_version", "layernet_version", "config", "preprocessing")
+MODEL_ENTRIES = ("format", "format_version", "layernet_version", "config", "preprocessing", "plugins")
 
 
 def _model_entry(key: str) -> bool:
@@ -46,7 +46,8 @@ def load_model(path: str | Path) -> Sequential:
     with NpzReader(path, keep=_model_entry) as archive:
         arrays = _read_small_entries(archive)
         check_format(arrays, path, MODEL_FORMAT)
-        model = model_for_weights(json_entry(arrays, "config", path), archive, WEIGHTS_PREFIX, "file")
+        model = model_for_weights(json_entry(arrays, "config", path), archive, WEIGHTS_PREFIX, "file",
+                                  _plugins(arrays, path))
         if "preprocessing" in arrays:
             _preprocessing(arrays, path)
         weights = read_weights(archive, model, WEIGHTS_PREFIX, "file")
@@ -63,13 +64,15 @@ def _read_small_entries(archive: NpzReader) -> Arrays:
 CONFIG_SLACK = 4 * 2**20
 
 
-def model_for_weights(config: Any, archive: NpzReader, prefix: str, what: str) -> Sequential:
+def model_for_weights(config: Any, archive: NpzReader, prefix: str, what: str,
+                      plugins: list[str] | None = None) -> Sequential:
     """The model a stored ``config`` describes, built only as far as the weights ``archive``
     declares under ``prefix`` reach: every parameter is claimed from a
     :class:`~layernet.parameter.ParameterBudget` of exactly those bytes before it is allocated,
     and created as zeros (the stored weights replace them); :data:`CONFIG_SLACK` more is
     allowed so that small differences are named entry by entry. Then every name, shape and dtype
-    is compared with the ``.npy`` headers (``what``: ``"file"`` or ``"checkpoint"``, for messages).
+    is compared with the ``.npy`` headers (``what``: ``"file"`` or ``"checkpoint"``, for messages;
+    ``plugins``: the modules the file says its own layers came from, named if one is missing).
 
     Raises:
         ModelSizeError: the stored weights alone exceed the default parameter budget.
@@ -84,7 +87,7 @@ def model_for_weights(config: Any, archive: NpzReader, prefix: str, what: str) -
     reason = f"the {describe_bytes(stored)} of weights the {what} holds plus {describe_bytes(CONFIG_SLACK)}"
     try:
         with ParameterBudget(stored + CONFIG_SLACK, reason, initialize=False):
-            model = model_from_config(config, archive.path)
+            model = model_from_config(config, archive.path, plugins)
     except ModelSizeError as error:
         raise ModelFileError(f"{archive.path}: the stored model config is larger than the stored "
                              f"weights: {error}; the {what} is damaged or hostile") from None
@@ -186,8 +189,19 @@ def _preprocessing(arrays: Arrays, path: str | Path) -> dict[str, float]:
     return values
 
 
-def model_from_config(config: Any, path: str | Path) -> Sequential:
-    """Rebuild a model from a stored config, turning every failure into :class:`ModelFileError`."""
+def _plugins(arrays: Arrays, path: str | Path) -> list[str]:
+    """The stored ``plugins`` entry: the modules defining the model's own layers (none when absent)."""
+    if "plugins" not in arrays:
+        return []
+    stored = json_entry(arrays, "plugins", path)
+    if not isinstance(stored, list) or not all(isinstance(name, str) and len(name) <= 200 for name in stored):
+        raise ModelFileError(f"{path}: the entry 'plugins' is not a list of module names; the file is damaged")
+    return stored
+
+
+def model_from_config(config: Any, path: str | Path, plugins: list[str] | None = None) -> Sequential:
+    """Rebuild a model from a stored config, turning every failure into :class:`ModelFileError`
+    (an unregistered layer names ``plugins``, the modules that defined the model's layers)."""
     try:
         if not isinstance(config, dict) or "input_shape" not in config:
             raise ValueError("it is not a mapping with 'layers' and 'input_shape'")
@@ -195,9 +209,10 @@ def model_from_config(config: Any, path: str | Path) -> Sequential:
     except (ModelFileError, ModelSizeError):
         raise
     except UnknownNameError as error:
-        raise ModelFileError(
-            f"{path}: the model uses {error.kind} {error.name!r}, which is not registered; import "
-            f"the module that defines it before loading ({error.hint})") from None
+        where = (f"import {', '.join(plugins)}, where its layers came from when it was saved, before "
+                 f"loading" if plugins else f"import the module that defines it before loading ({error.hint})")
+        raise ModelFileError(f"{path}: the model uses {error.kind} {error.name!r}, which is not "
+                             f"registered; {where}") from None
     except LayernetError as error:
         raise ModelFileError(f"{path}: the stored model config is invalid: {error}; if it names a "
                              f"layer of your own, import the module that defines it before loading") from None
