@@ -221,5 +221,5 @@ def test_load_model_names_the_module_a_missing_layer_came_from(tmp_path: Path, m
     assert ln.load_model(tmp_path / "m.npz").plugins == [__name__]
     monkeypatch.delitem(ln.LAYERS._classes, "KerasSurfaceDouble")  # a new process that never imported it
     with pytest.raises(ln.ModelFileError, match=rf"layer 'KerasSurfaceDouble', which is not registered; "
-                                                rf"import {__name__}, where its layers came from"):
+                                                rf"import the module {__name__} \(where its layers came from"):
         ln.load_model(tmp_path / "m.npz")

@@ -209,8 +209,9 @@ def model_from_config(config: Any, path: str | Path, plugins: list[str] | None =
     except (ModelFileError, ModelSizeError):
         raise
     except UnknownNameError as error:
-        where = (f"import {', '.join(plugins)}, where its layers came from when it was saved, before "
-                 f"loading" if plugins else f"import the module that defines it before loading ({error.hint})")
+        where = (f"import the module{'s' if len(plugins) > 1 else ''} {', '.join(plugins)} (where its layers "
+                 f"came from when it was saved) before loading" if plugins
+                 else f"import the module that defines it before loading ({error.hint})")
         raise ModelFileError(f"{path}: the model uses {error.kind} {error.name!r}, which is not "
                              f"registered; {where}") from None
     except LayernetError as error:
