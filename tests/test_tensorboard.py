@@ -161,3 +161,11 @@ def test_without_tensorboardx_one_line_names_the_extra_before_any_run_directory(
     with pytest.raises(ln.LayernetError, match=r"pip install 'layernet\[tensorboard\]'"):
         ln.TensorBoard(tmp_path / "logs")
     assert run_cli("train", ADAM_CONFIG, "--tensorboard", "--print-config").returncode == 0
+
+
+def test_a_fit_into_a_folder_with_events_hides_their_later_steps(tmp_path: Path, sample: ln.DataSplits) -> None:
+    x, y = sample.train.x[:300], sample.train.y[:300]
+    ln.fit(small_model(), x, y, epochs=3, verbose=0, callbacks=[ln.TensorBoard(tmp_path)])
+    restarted = ln.fit(small_model(), x, y, epochs=2, verbose=0, seed=1, callbacks=[ln.TensorBoard(tmp_path)])
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert_scalars_equal_history(tmp_path, restarted)  # epoch 3 of the first fit is hidden too

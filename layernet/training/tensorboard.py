@@ -49,11 +49,13 @@ class TensorBoard(Callback):
 
     One scalar per history column, tagged with the column's name (``loss``, ``accuracy``,
     ``val_loss``, ``val_accuracy``, ``lr``, ``seconds`` and any column a callback adds),
-    at step = the epoch number (1-based). Events reach the file after every epoch and the
-    file is closed when ``fit`` ends, also after Ctrl-C or an error. Each ``fit`` writes a
-    new event file beside the earlier ones, so a resumed run appends: a trainer continuing
-    from epoch ``k`` first marks steps after ``k`` as purged, so TensorBoard hides what an
-    interrupted attempt wrote beyond its checkpoint. View with ``tensorboard --logdir LOG_DIR``.
+    at step = the epoch number (1-based). An epoch's scalars reach the file within about a
+    second, and the file is closed when ``fit`` ends, also after Ctrl-C or an error. Each
+    ``fit`` writes a new event file beside the earlier ones, so a resumed run appends. When
+    the folder already holds event files, a trainer at epoch ``k`` (0 for a fresh start)
+    first marks the steps after ``k`` as purged: TensorBoard then hides what an earlier,
+    interrupted attempt wrote beyond the checkpoint this run continues from. View with
+    ``tensorboard --logdir LOG_DIR``.
 
     Args:
         log_dir: the folder of the event files (created when training starts).
@@ -75,7 +77,8 @@ class TensorBoard(Callback):
 
         self.close()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._writer = SummaryWriter(str(self.log_dir), purge_step=trainer.epoch + 1 if trainer.epoch else None,
+        earlier = any(self.log_dir.glob("events.out.tfevents.*"))
+        self._writer = SummaryWriter(str(self.log_dir), purge_step=trainer.epoch + 1 if earlier else None,
                                      flush_secs=1, filename_suffix=f".{os.getpid()}.{next(_WRITERS)}")
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
