@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ADAM_CONFIG, RunCli
+from conftest import ADAM_CONFIG, RunCli, copy_run
 
 import layernet as ln
 from layernet.training import History
@@ -106,10 +106,12 @@ def test_a_run_stopped_by_ctrl_c_keeps_the_scalars_of_its_finished_epochs(
     assert_scalars_equal_history(tmp_path / "logs", trainer.history)
 
 
-def test_layernet_train_tensorboard_writes_the_run_and_a_resume_appends(run_cli: RunCli, tmp_path: Path) -> None:
-    first = run_cli("train", ADAM_CONFIG, "--epochs", "2", "--tensorboard", "--out", "run", "--no-plots")
-    assert first.returncode == 0, first.stderr
-    assert "tensorboard/" in first.stdout
+def test_layernet_train_tensorboard_on_a_resume_writes_the_earlier_epochs_and_the_next_resume_appends(
+        run_cli: RunCli, tmp_path: Path, trained_run: Path) -> None:
+    copy_run(trained_run, tmp_path)  # 2 epochs, without TensorBoard
+    switched_on = run_cli("train", "--resume", "run", "--epochs", "3", "--tensorboard", "--no-plots")
+    assert switched_on.returncode == 0, switched_on.stderr
+    assert "tensorboard/" in switched_on.stdout
     folder = tmp_path / "run" / "tensorboard"
     (written,) = folder.iterdir()
     before = written.read_bytes()
@@ -120,7 +122,7 @@ def test_layernet_train_tensorboard_writes_the_run_and_a_resume_appends(run_cli:
     assert len(history) == 4
     assert_scalars_equal_history(folder, history)
     purges = [(path, event.step) for path, event in events(folder) if event.HasField("session_log")]
-    assert purges == [(max(folder.iterdir()), 3)]  # the resumed writer continues after epoch 2
+    assert purges == [(max(folder.iterdir()), 4)]  # the second writer continues after epoch 3
 
 
 def test_the_config_key_turns_it_on_and_is_checked_like_every_key(run_cli: RunCli, tmp_path: Path) -> None:
@@ -169,3 +171,4 @@ def test_a_fit_into_a_folder_with_events_hides_their_later_steps(tmp_path: Path,
     restarted = ln.fit(small_model(), x, y, epochs=2, verbose=0, seed=1, callbacks=[ln.TensorBoard(tmp_path)])
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
     assert_scalars_equal_history(tmp_path, restarted)  # epoch 3 of the first fit is hidden too
+

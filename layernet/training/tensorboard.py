@@ -54,8 +54,9 @@ class TensorBoard(Callback):
     ``fit`` writes a new event file beside the earlier ones, so a resumed run appends. When
     the folder already holds event files, a trainer at epoch ``k`` (0 for a fresh start)
     first marks the steps after ``k`` as purged: TensorBoard then hides what an earlier,
-    interrupted attempt wrote beyond the checkpoint this run continues from. View with
-    ``tensorboard --logdir LOG_DIR``.
+    interrupted attempt wrote beyond the checkpoint this run continues from. Into an empty
+    folder, the epochs the trainer has already done (its history) are written first. View
+    with ``tensorboard --logdir LOG_DIR``.
 
     Args:
         log_dir: the folder of the event files (created when training starts).
@@ -80,14 +81,19 @@ class TensorBoard(Callback):
         earlier = any(self.log_dir.glob("events.out.tfevents.*"))
         self._writer = SummaryWriter(str(self.log_dir), purge_step=trainer.epoch + 1 if earlier else None,
                                      flush_secs=1, filename_suffix=f".{os.getpid()}.{next(_WRITERS)}")
+        if not earlier:  # switched on for a run that has epochs already: write those first
+            for row in trainer.history:
+                self._add(int(row["epoch"]), row)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if self._writer is None:
-            return
-        for column, value in logs.items():
+        if self._writer is not None:
+            self._add(epoch, logs)
+            self._writer.flush()
+
+    def _add(self, epoch: int, row: dict[str, float]) -> None:
+        for column, value in row.items():
             if column != "epoch":
                 self._writer.add_scalar(column, float(value), epoch)
-        self._writer.flush()
 
     def on_train_end(self, trainer: Trainer) -> None:
         self.close()
