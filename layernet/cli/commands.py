@@ -210,7 +210,8 @@ def _sigterm_interrupts() -> Iterator[None]:
 def _check_resumable(config: RunConfig, directory: Path, allow_plugins: bool,
                      allow_changes: bool) -> list[dict[str, Any]]:
     """Refuse to resume ``directory`` with settings other than its own (only epochs may grow,
-    and TensorBoard logging be switched) unless ``allow_changes``; the run's list of changes (with this one) for ``metrics.json``."""
+    and TensorBoard logging be switched) unless ``allow_changes``; the run's list of changes
+    (with this one) for ``metrics.json``."""
     stored_path = directory / CONFIG_FILE
     if not stored_path.exists():
         return []
