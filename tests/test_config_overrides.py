@@ -30,6 +30,7 @@ def test_overrides_set_any_key_with_yaml_values() -> None:
     ("model.layers[7].units=3", "--set model.layers[7].units: cannot set it: the list has 4 entries"),
     ("optimizer.lr", "--set: expected KEY=VALUE"),
     ("train.epohcs=3", "--set train.epohcs"),
+    ("loss=MSE\nx: 1", "the value of --set loss spans several lines"),  # would have set a second key
 ])
 def test_a_bad_override_is_named_in_the_error(assignment: str, message: str) -> None:
     with pytest.raises(ln.ConfigError) as caught:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..archive import json_file
 from ..atomic import write_text
 from ..config import RunConfig, model_from_yaml, validate_config
 from ..config.run import config_plugins, key_location
@@ -235,7 +235,7 @@ def _check_resumable(config: RunConfig, directory: Path, allow_plugins: bool,
 
 def _recorded_changes(directory: Path) -> list[dict[str, Any]]:
     try:
-        changes = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8")).get("changes", [])
+        changes = json_file(directory / METRICS_FILE).get("changes", [])
     except (OSError, ValueError, AttributeError):
         return []
     return list(changes) if isinstance(changes, list) else []

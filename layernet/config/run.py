@@ -213,6 +213,10 @@ def apply_override(document: Document, assignment: str) -> None:
     if not equals or path is None:
         raise ConfigError(f"expected KEY=VALUE with KEY a key path such as optimizer.lr or "
                           f"model.layers[0].units, got {assignment!r}", path="--set")
+    if any(end in text for end in "\n\r\x85\u2028\u2029"):
+        raise ConfigError(f"the value of {flag} spans several lines; write it on one line, a mapping "
+                          f"or list in flow style, e.g. --set model.layers[0]='{{type: Dense, units: 32}}'",
+                          path="--set")
     value = parse_document(f"value: {text}", flag).data["value"] if text.strip() else None
     node: Any = document.data
     for depth in range(len(path) - 1):
