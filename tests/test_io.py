@@ -189,3 +189,22 @@ def test_models_with_reshaping_layers_round_trip(tmp_path: Path) -> None:
     model.save(tmp_path / "r.npz")
     x = blobs().batch(slice(None))
     assert np.array_equal(load_model(tmp_path / "r.npz").predict(x), model.predict(x))
+
+
+def test_a_file_rewritten_within_the_sync_interval_skips_the_fsync(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live run files are rewritten after every (maybe 10 ms) epoch: the disk wait only every few seconds."""
+    from layernet import atomic
+
+    synced: list[int] = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: synced.append(fd))
+    path = tmp_path / "live.json"
+    atomic.write_text(path, "1")
+    first = len(synced)
+    atomic.write_text(path, "2")
+    assert first == 2 and len(synced) == first  # file + folder, then nothing within the interval
+    atomic.write_text(path, "3", durable=True)
+    assert len(synced) == first + 2 and path.read_text() == "3"
+    monkeypatch.setattr(atomic.time, "monotonic", lambda: 1e9)  # long after
+    atomic.write_text(path, "4")
+    assert len(synced) == first + 4 and path.read_text() == "4"
