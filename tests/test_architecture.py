@@ -39,7 +39,8 @@ FLOORS: dict[str, int] = {
     # 3 data, training, model files and checkpoints
     "layernet.data": 3, "layernet.training": 3, "layernet.io": 3,
     # 4 YAML configs, the contract checks for layers, sweeps and export
-    "layernet.config": 4, "layernet.testing": 4, "layernet.sweep": 4, "layernet.export": 4,
+    "layernet.config": 4, "layernet.runs": 4, "layernet.testing": 4, "layernet.sweep": 4,
+    "layernet.export": 4,
     # 5 the command line: the only code that prints
     "layernet.cli": 5, "layernet.__main__": 5,
 }
