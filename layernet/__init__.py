@@ -88,6 +88,7 @@ from .schedules import CosineDecay as CosineDecay
 from .schedules import ExponentialDecay as ExponentialDecay
 from .schedules import Schedule as Schedule
 from .schedules import StepDecay as StepDecay
+from .sweep import sweep as sweep
 from .training import Callback as Callback
 from .training import EarlyStopping as EarlyStopping
 from .training import Evaluation as Evaluation
@@ -110,6 +111,6 @@ __all__ = [
     "load_sample", "Loss", "LOSSES", "model_from_yaml", "model_to_yaml", "ModelFileError", "ModelSizeError", "MSE",
     "Objective", "Optimizer", "OPTIMIZERS", "pair", "PairingError", "Parameter", "ParameterBuffer", "Preprocessing", "Progress",
     "register_layer", "ReLU", "Reshape", "RunConfig", "save_checkpoint", "save_model", "Schedule",
-    "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "Tanh", "TensorBoard", "testing",
+    "SCHEDULES", "Sequential", "SGD", "ShapeError", "Sigmoid", "Softmax", "StepDecay", "sweep", "Tanh", "TensorBoard", "testing",
     "Trainer", "TrainingDivergedError", "TrainSettings", "UnknownNameError", "validate_config",
 ]

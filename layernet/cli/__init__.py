@@ -1,4 +1,4 @@
-"""The ``layernet`` command: train, evaluate, predict, summary, validate, gradcheck, data, plot.
+"""The ``layernet`` command: train, evaluate, predict, summary, validate, gradcheck, data, plot, sweep.
 
 Every user error (bad config, data, model file or arguments) ends with one line
 on standard error and exit code 2; a failed gradient check exits with 1.
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..atomic import access_error
 from ..errors import LayernetError
-from . import commands
+from . import commands, sweep_command
 
 #: Exit code of every user error.
 USAGE_ERROR = 2
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"layernet {commands.version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    for spec in commands.COMMANDS:
+    for spec in (*commands.COMMANDS, sweep_command.COMMAND):
         command = sub.add_parser(spec.name, help=spec.help, description=spec.help,
                                  epilog=f"example:\n  {spec.example}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
