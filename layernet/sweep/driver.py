@@ -321,7 +321,11 @@ def _tell(run: SweepRun, study: optuna.Study, trial: optuna.trial.Trial | int,
     value = outcome.value if outcome.state == COMPLETE and outcome.value is not None else None
     if state == TrialState.COMPLETE and value is None:
         state = TrialState.FAIL  # no epoch reported the metric
-    study.tell(number, value, state=state, skip_if_finished=True)
+    try:
+        study.tell(number, value, state=state, skip_if_finished=True)
+    except RuntimeError:  # Optuna's grid sampler stops an exhausted study, which only works in optimize()
+        if run.spec.sampler.type != "grid":
+            raise
     run.counts[state.name] = run.counts.get(state.name, 0) + 1
     run.say(_progress(run, study, number, outcome))
 
