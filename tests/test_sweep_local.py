@@ -68,7 +68,7 @@ def test_resume_keeps_finished_trials_and_reruns_interrupted_ones(run_cli, tmp_p
     """Ctrl-C lets the running trial finish while the cluster closes; a crash (the driver and its
     workers killed) leaves it RUNNING, half-trained: --resume fails it and tries its parameters again."""
     wide = "  optimizer.lr: {loguniform: [1.0e-3, 3.0e-2]}\n  model.layers[0].units: {choice: [256, 384]}\n"
-    (tmp_path / "spec.yaml").write_text(spec_text(trials=2, epochs=4, limit=8000, space=wide))  # ~1 s an epoch
+    (tmp_path / "spec.yaml").write_text(spec_text(trials=2, epochs=3, limit=6000, space=wide))  # ~0.7 s an epoch
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     driver = subprocess.Popen([sys.executable, "-m", "layernet", "sweep", "spec.yaml", "--out", "sw", "--workers", "1"],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -96,7 +96,7 @@ def test_resume_keeps_finished_trials_and_reruns_interrupted_ones(run_cli, tmp_p
     complete = trials[trials["state"] == "COMPLETE"]
     assert len(complete) == 2
     for run in complete["run_dir"]:
-        assert history_epochs(tmp_path / run) == [1, 2, 3, 4]
+        assert history_epochs(tmp_path / run) == [1, 2, 3]
     interrupted = trials[trials["reason"].fillna("").str.startswith("interrupted")]
     assert list(interrupted["trial"]) == ([] if stop == "ctrl-c" else [1])
     assert set(interrupted["state"]) <= {"FAIL"}

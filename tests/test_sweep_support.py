@@ -9,10 +9,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).parent / "dask"
@@ -73,13 +72,11 @@ def _start(*args: str, log: Path) -> subprocess.Popen[bytes]:
                             env=env, start_new_session=True)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """``dask scheduler`` and two ``dask worker --nthreads 1`` processes named w0 and w1."""
-    pytest.importorskip("distributed")
+@contextmanager
+def running_cluster(logs: Path) -> Iterator[Cluster]:
+    """``dask scheduler`` and two ``dask worker --nthreads 1`` processes named w0 and w1 (logs in ``logs``)."""
     from distributed import Client
 
-    logs = tmp_path_factory.mktemp("dask")
     address = f"tcp://127.0.0.1:{free_port()}"
     port = address.rsplit(":", 1)[1]
     started = Cluster(address, _start("scheduler", "--host", "127.0.0.1", "--port", port,
