@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..sweep.driver import prepare, run_sweep
+from ..errors import LayernetError
+from ..sweep.driver import as_spec, prepare, run_sweep
 from ..sweep.search import require_extras
 from .commands import Command, positive_int, say
 from .rundir import add_consent_argument
@@ -28,12 +29,19 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         "SWEEP_DIR/journal.log)")
     parser.add_argument("--workers", type=positive_int, metavar="N", help="local worker processes "
                         "(default: search.workers, else one per core)")
+    parser.add_argument("--print-spec", action="store_true", help="check the spec, print it with its "
+                        "base config inlined and every default written out, and exit (no trials run)")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     add_consent_argument(parser)
 
 
 def handler(args: argparse.Namespace) -> int:
     """Run the sweep, printing one line per ended trial, then where its results are."""
+    if args.print_spec:
+        if args.spec is None:
+            raise LayernetError("--print-spec needs a spec: layernet sweep SPEC --print-spec")
+        sys.stdout.write(as_spec(args.spec, allow_plugins=args.allow_plugins).to_yaml())
+        return 0
     require_extras()
     run = prepare(args.spec, out=args.out, resume=args.resume, scheduler=args.scheduler,
                   storage=args.storage, workers=args.workers, allow_plugins=args.allow_plugins,
