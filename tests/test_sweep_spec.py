@@ -133,3 +133,12 @@ def test_the_pruning_callback_stops_a_hopeless_fit() -> None:
     assert first.state.name == "COMPLETE" and not callbacks[0].pruned
     assert second.state.name == "PRUNED" and callbacks[1].pruned_at == 1
     assert list(second.intermediate_values) == [1]  # training stopped after the rejected epoch
+
+
+def test_an_unusable_storage_is_one_line_and_leaves_no_sweep_directory(run_cli, tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    (tmp_path / "spec.yaml").write_text(spec_text())
+    result = run_cli("sweep", "spec.yaml", "--storage", str(tmp_path / "missing" / "journal.log"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "cannot open the Optuna storage" in result.stderr and "missing" in result.stderr
+    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())

@@ -14,6 +14,7 @@ run directory per trial), ``trials.csv``, ``best.yaml`` and the PNG plots.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class SweepRun:
         workers: local worker processes (ignored with ``scheduler``).
         allow_plugins: let trials import the base config's plugin modules.
         report: called with one line per event (None: silent).
+        fresh: the directory was created for this run (removed again if no trial starts).
     """
 
     spec: SweepSpec
@@ -71,6 +73,7 @@ class SweepRun:
     workers: int | None = None
     allow_plugins: bool = False
     report: Report | None = None
+    fresh: bool = False
     counts: dict[str, int] = field(default_factory=lambda: {COMPLETE: 0, PRUNED: 0, FAIL: 0})
 
     def say(self, line: str) -> None:
@@ -145,6 +148,15 @@ def run_sweep(run: SweepRun) -> SweepResult:
             are failed and repeated on ``--resume``.
     """
     require_extras()
+    try:
+        return _run_locked(run)
+    except LayernetError:  # no scheduler, no storage: a new sweep that ran nothing leaves nothing
+        if run.fresh and not (run.directory / TRIALS_DIR).exists():
+            shutil.rmtree(run.directory, ignore_errors=True)
+        raise
+
+
+def _run_locked(run: SweepRun) -> SweepResult:
     with run_lock(run.directory), quiet_optuna():
         spec = run.spec
         epochs = spec.trial_config({}, allow_plugins=run.allow_plugins).train.epochs
@@ -207,7 +219,7 @@ def prepare(spec: str | Path | dict[str, Any] | SweepSpec | None, *, out: str | 
         directory, storage, study = start_sweep(loaded, out=None if out is None else Path(out),
                                                 storage=storage)
     return SweepRun(loaded, directory, storage, study, scheduler, workers or loaded.settings.workers,
-                    allow_plugins, report)
+                    allow_plugins, report, fresh=resume is None)
 
 
 def as_spec(spec: str | Path | dict[str, Any] | SweepSpec, *, allow_plugins: bool) -> SweepSpec:

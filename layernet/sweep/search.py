@@ -25,8 +25,8 @@ INSTALL_HINT = "pip install 'layernet[sweep]' (optuna and dask[distributed])"
 def require_extras() -> None:
     """Raise one line naming the extra to install when optuna or dask.distributed is missing."""
     try:
-        import distributed  # noqa: F401
         import optuna  # noqa: F401
+        import distributed  # noqa: F401
     except ImportError as error:
         raise LayernetError(f"sweeps need optuna and dask.distributed, which are not installed "
                             f"({error.name or error}): {INSTALL_HINT}") from None
@@ -89,7 +89,7 @@ def open_study(name: str, storage: str, *, direction: Literal["maximize", "minim
     try:
         return optuna.create_study(study_name=name, storage=open_storage(storage), sampler=sampler,
                                    pruner=pruner, direction=direction, load_if_exists=True)
-    except (OSError, ImportError, RuntimeError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - each backend (SQLAlchemy, a journal file) raises its own
         raise LayernetError(f"{storage}: cannot open the Optuna storage ({type(error).__name__}: "
                             f"{' '.join(str(error).split())}); give a journal file path or a database "
                             "URL such as sqlite:///sweep.db") from None
