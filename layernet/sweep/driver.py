@@ -28,7 +28,7 @@ from ..config.text import dump_yaml
 from ..errors import ConfigError, LayernetError
 from ..runs import claim_new_directory, run_lock, utc_stamp
 from ..training.threads import available_cores
-from .outputs import (TRIALS_FILE, best_trial, matplotlib_available, trials_frame,
+from .outputs import (TRIALS_DIR, TRIALS_FILE, best_trial, matplotlib_available, trials_frame,
                       write_best, write_plots)
 from .search import (build_pruner, build_sampler, distribution, journal_path, open_study,
                      quiet_optuna, require_extras)
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 SPEC_FILE = "sweep.yaml"
 STATE_FILE = "sweep.json"
-TRIALS_DIR = "trials"
 #: A trial that was running when its sweep stopped is failed with this reason and run again.
 INTERRUPTED = "interrupted: the sweep stopped while it ran (its parameters are tried again)"
 

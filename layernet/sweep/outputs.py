@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TRIALS_FILE = "trials.csv"
+#: The folder of the trials' run directories, ``trials/<n>``.
+TRIALS_DIR = "trials"
 BEST_FILE = "best.yaml"
 PLOTS = ("trials.png", "params.png", "parallel.png")
 #: The trial attributes a sweep records (from :class:`layernet.sweep.trial.TrialOutcome`).
@@ -57,11 +59,12 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 
 
 def write_best(directory: Path, study: optuna.Study, metric: str) -> Path | None:
-    """``best.yaml``: the best trial's full config with a comment saying where it came from."""
+    """``best.yaml``: the best trial's full config (from its run directory, ``trials/<n>``) with a
+    comment saying where it came from."""
     best = best_trial(study)
     if best is None:
         return None
-    run = Path(str(best.user_attrs.get("run_dir", "")))
+    run = directory / TRIALS_DIR / str(best.number)
     header = (f"# The best trial ({best.number}) of the sweep in {directory}: {metric} {best.value:.6g} "
               f"after {best.user_attrs.get('epochs')} epochs.\n# Its run directory is {run}; train it "
               f"again with: layernet train {directory / BEST_FILE}\n")
