@@ -142,3 +142,12 @@ def test_an_unusable_storage_is_one_line_and_leaves_no_sweep_directory(run_cli, 
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "cannot open the Optuna storage" in result.stderr and "missing" in result.stderr
     assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+
+
+def test_a_base_config_with_plugins_needs_consent(run_cli, tmp_path: Path) -> None:
+    text = spec_text().replace("base:\n", "base:\n  plugins: [my_sweep_layers]\n")
+    (tmp_path / "spec.yaml").write_text(text)
+    result = run_cli("sweep", "spec.yaml")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "spec.yaml:2:" in result.stderr and "--allow-plugins" in result.stderr
+    assert "my_sweep_layers" not in sys.modules

@@ -360,15 +360,10 @@ def _range(problems: Problems, path: KeyPath, key: str, kind: str, values: Any,
 
 
 def _check_against_base(problems: Problems, spec: SweepSpec, allow_plugins: bool) -> None:
-    """Check the base with ``set``, then each parameter's extreme values on it; record problems
-    at the spec key responsible (a base file's own problems are raised as they are)."""
-    try:
-        config = spec.trial_config({}, allow_plugins=allow_plugins)
-    except ConfigError as error:
-        if spec.base.source != spec.source:
-            raise
-        problems.add(("base",), f"the base config (with set) is invalid: {error}")
-        return
+    """Check the base with ``set`` (its problems are raised as they are: located in the base file,
+    or in the spec for an inline base), then each parameter's extreme values on it (recorded at
+    the parameter's key in the spec)."""
+    config = spec.trial_config({}, allow_plugins=allow_plugins)
     _check_metric(problems, spec, config)
     for parameter in spec.space:
         for value in parameter.extremes():
