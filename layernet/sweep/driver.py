@@ -231,6 +231,7 @@ def as_spec(spec: str | Path | dict[str, Any] | SweepSpec, *, allow_plugins: boo
 @contextmanager
 def _client(run: SweepRun) -> Iterator[Client]:
     """A Dask client on ``run.scheduler``, or on a new local cluster of single-threaded workers."""
+    import dask
     from distributed import Client, LocalCluster
 
     if run.scheduler is not None:
@@ -244,10 +245,23 @@ def _client(run: SweepRun) -> Iterator[Client]:
             yield client
         return
     workers = run.workers or available_cores()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=40) as cluster, Client(cluster) as client:
+    with dask.config.set(_training_worker_config()), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                         silence_logs=40) as cluster, Client(cluster) as client:
         run.say(f"local cluster: {workers} worker process{'es' if workers != 1 else ''}, 1 thread each")
         yield client
+
+
+def _training_worker_config() -> dict[str, Any]:
+    """Dask settings for local workers that train: no statistical profiler (it samples every
+    thread's stack every 10 ms) and no ``MALLOC_TRIM_THRESHOLD_`` (Dask sets it to hand memory
+    back to the system, which makes every large numpy temporary a fresh mapping). Measured on
+    one 3-epoch MNIST trial: 12.9 s in a default worker, 9.4 s with these, 8.2 s in a plain process."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
 
 
 def _capacity(client: Client) -> int:
