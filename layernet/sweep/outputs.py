@@ -142,11 +142,10 @@ def _positions(parameter: Parameter, values: pd.Series) -> list[Any]:
 
 
 def _parallel(study: optuna.Study) -> Figure:
-    import optuna
     from optuna.visualization.matplotlib import plot_parallel_coordinate
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with warnings.catch_warnings():  # "experimental", and matplotlib on an axis where all trials agree
+        warnings.simplefilter("ignore")
         axes = plot_parallel_coordinate(study)
     from matplotlib.figure import Figure
 
