@@ -244,6 +244,9 @@ def read_history(directory: Path) -> History:
                             f"the run directory is damaged") from None
 
 
+PLOTS = ("curves.png", "confusion.png", "misclassified.png", "first_layer.png")
+
+
 def plot_run(directory: Path, model: Sequential, loss: Loss, history: History,
              test: Dataset | None) -> list[Path]:
     """Write the run's PNG plots (see :mod:`layernet.plots`); needs matplotlib.
