@@ -183,12 +183,14 @@ class RunFiles(Callback):
         self.write(trainer, "running")
 
     def write(self, trainer: Trainer, status: str, test: Evaluation | None = None) -> dict[str, Any]:
-        """Write both files for ``trainer``'s state now; returns the metrics."""
-        write_text(self.directory / HISTORY_FILE, trainer.history.csv_text())
+        """Write both files for ``trainer``'s state now; returns the metrics. A run's last write
+        (any ``status`` but ``running``) always waits for the disk; see :mod:`layernet.atomic`."""
+        durable = True if status != "running" else None
+        write_text(self.directory / HISTORY_FILE, trainer.history.csv_text(), durable=durable)
         metrics = run_metrics(self.config, trainer, self.splits, test,
                               time.perf_counter() - self.started, status=status,
                               environment=self.environment)
-        write_text(self.directory / METRICS_FILE, standard_json(metrics, indent=2) + "\n")
+        write_text(self.directory / METRICS_FILE, standard_json(metrics, indent=2) + "\n", durable=durable)
         return metrics
 
 
