@@ -6,6 +6,8 @@ an object with a hand-written ``forward``/``backward`` (no autograd). The
 package's layers and import rules are in ``docs/architecture.md``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import data as data
 from . import testing as testing
 from ._version import __version__ as __version__
@@ -88,7 +90,6 @@ from .schedules import CosineDecay as CosineDecay
 from .schedules import ExponentialDecay as ExponentialDecay
 from .schedules import Schedule as Schedule
 from .schedules import StepDecay as StepDecay
-from .sweep import sweep as sweep
 from .training import Callback as Callback
 from .training import EarlyStopping as EarlyStopping
 from .training import Evaluation as Evaluation
@@ -99,6 +100,20 @@ from .training import Trainer as Trainer
 from .training import evaluate as evaluate
 from .training import TrainSettings as TrainSettings
 from .training import fit as fit
+
+if TYPE_CHECKING:
+    from .sweeps import sweep as sweep
+
+
+def __getattr__(name: str) -> Any:
+    """``layernet.sweep``, imported on first use (its package, layernet.sweeps, is not needed to
+    train, and ``import layernet`` stays fast)."""
+    if name == "sweep":
+        from .sweeps import sweep
+
+        return sweep
+    raise AttributeError(f"module 'layernet' has no attribute {name!r}")
+
 
 __all__ = [
     "__version__", "Adagrad", "Adam", "AdamW", "AvgPool2D", "BatchNorm", "Conv1D", "Conv2D",

@@ -13,7 +13,7 @@ A run directory holds:
 * ``*.png`` — plots, written by the command line (:mod:`layernet.cli.plots`).
 
 Every file is written atomically: a crash leaves the previous version or none. This module
-sits on floor 4 so that ``layernet train`` (the CLI) and ``layernet.sweep`` (every trial is
+sits on floor 4 so that ``layernet train`` (the CLI) and ``layernet.sweeps`` (every trial is
 a run directory) train through the same code.
 """
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
-from layernet.sweep import PruningCallback, load_sweep_spec
+from layernet.sweeps import PruningCallback, load_sweep_spec
 from test_sweep_support import spec_text
 
 BAD_SPEC = """\

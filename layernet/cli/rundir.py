@@ -3,7 +3,7 @@ file for evaluation and prediction, and its plots.
 
 Training a config into a run directory (``config.yaml``, ``model.npz``, ``history.csv``,
 ``metrics.json``, ``checkpoints/``) lives one floor down in :mod:`layernet.runs`, shared with
-:mod:`layernet.sweep`; its names are re-exported here for the commands.
+:mod:`layernet.sweeps`; its names are re-exported here for the commands.
 """
 
 from __future__ import annotations

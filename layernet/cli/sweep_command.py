@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import LayernetError
-from ..sweep.driver import as_spec, prepare, run_sweep
-from ..sweep.search import require_extras
+from ..sweeps.driver import as_spec, prepare, run_sweep
+from ..sweeps.search import require_extras
 from .commands import Command, positive_int, say
 from .rundir import add_consent_argument
 

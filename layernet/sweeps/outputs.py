@@ -27,7 +27,7 @@ TRIALS_FILE = "trials.csv"
 TRIALS_DIR = "trials"
 BEST_FILE = "best.yaml"
 PLOTS = ("trials.png", "params.png", "parallel.png")
-#: The trial attributes a sweep records (from :class:`layernet.sweep.trial.TrialOutcome`).
+#: The trial attributes a sweep records (from :class:`layernet.sweeps.trial.TrialOutcome`).
 RECORDED = ("seconds", "epochs", "test_accuracy", "worker", "run_dir", "reason")
 
 
