@@ -10,6 +10,7 @@ written the same way: ``"Name"`` or ``{"type": "Name", **arguments}``
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar, overload
@@ -111,7 +112,7 @@ class Registry(Generic[C]):
             return spec
         name, kwargs = split_spec(spec, self)
         cls = self.get(name)
-        signature = inspect.signature(cls)
+        signature = _signature(cls)
         try:
             signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -182,3 +183,9 @@ def legacy_spec(spec: Mapping[str, Any], registry: Registry[Any]) -> tuple[str, 
 def _identity(cls: type) -> tuple[str, str]:
     """A class's module and qualified name: the same class imported twice compares equal."""
     return cls.__module__, cls.__qualname__
+
+
+@functools.cache
+def _signature(cls: type) -> inspect.Signature:
+    """``inspect.signature(cls)``, worked out once per class (a model builds two initialisers a layer)."""
+    return inspect.signature(cls)
