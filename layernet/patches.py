@@ -104,23 +104,32 @@ def window_view(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size:
 
 
 def im2col(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair,
-           out: Array | None = None) -> Array:
+           out: Array | None = None, rows: Pair | None = None) -> Array:
     """The patch matrix ``(C·kh·kw, Ho·Wo·N)`` of the padded batch-innermost image ``xp`` ``(C, Hp, Wp, N)``.
 
     ``cols[(c, i, j), (p, q, n)] = xp[c, p·sh + i·dh, q·sw + j·dw, n]`` (rows ordered
     ``c, i, j`` like a PyTorch weight ``(F, C, kh, kw)`` flattened; columns ordered
-    ``p, q, n``). Written into ``out`` when given (a C-contiguous workspace of that
-    shape and dtype, reused across batches; a block of leading rows of a larger
-    workspace qualifies), otherwise into a new array.
+    ``p, q, n``). With ``rows=(p0, p1)`` only the columns of output rows ``p0 <= p < p1``:
+    ``(C·kh·kw, (p1 − p0)·Wo·N)``. Written into ``out`` when given (a C-contiguous
+    workspace of that shape and dtype, reused across batches; a block of leading rows of
+    a larger workspace qualifies), otherwise into a new array.
     """
     channels, batch = xp.shape[0], xp.shape[3]
-    rows = channels * kernel[0] * kernel[1]
-    columns = batch * out_size[0] * out_size[1]
-    if out is None or out.shape != (rows, columns) or out.dtype != xp.dtype or not out.flags.c_contiguous:
-        out = np.empty((rows, columns), dtype=xp.dtype)
-    view = window_view(xp, kernel, stride, dilation, out_size)
+    first, stop = (0, out_size[0]) if rows is None else rows
+    shape = (channels * kernel[0] * kernel[1], batch * (stop - first) * out_size[1])
+    if out is None or out.shape != shape or out.dtype != xp.dtype or not out.flags.c_contiguous:
+        out = np.empty(shape, dtype=xp.dtype)
+    view = window_view(xp, kernel, stride, dilation, out_size)[:, :, :, first:stop]
     np.copyto(out.reshape(view.shape), view)
     return out
+
+
+def row_blocks(out_rows: int, row_bytes: int, budget: int = 1 << 18) -> list[Pair]:
+    """Output rows ``[(p0, p1), ...]`` in blocks of at least one row and, when rows are
+    smaller than ``budget`` bytes, as many as fit in it (so that the patch or product block of
+    a convolution stays in the L2 cache between being written and being used)."""
+    step = max(1, min(out_rows, budget // max(row_bytes, 1)))
+    return [(p0, min(out_rows, p0 + step)) for p0 in range(0, out_rows, step)]
 
 
 def col2im(cols: Array, image_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
@@ -168,37 +177,42 @@ def col2im_product(weight_t: Array, dy: Array, image_shape: tuple[int, int, int,
     up to the order of floating-point additions.
 
     The product is computed for a block of output rows ``p`` at a time (about ``block``
-    entries, so the block stays in the L2 cache while it is scattered) and each block is
-    added straight into the unpadded image, one strided add per kernel offset ``(i, j)``;
-    entries that would land in the padding are never added. On the 16-channel 14x14 layer
-    of the LeNet-style MNIST network (batch 128, float32) this measured 4.7 ms against 5.9 ms
-    for the product followed by :func:`col2im` and :func:`unpad_spatial`. The loop runs over
-    blocks of output rows and kernel offsets, never over samples or single pixels.
+    bytes, :func:`row_blocks`, so the block stays in the L2 cache while it is scattered) and
+    each block is added straight into the unpadded image by :func:`col2im_rows`. On the
+    16-channel 14x14 layer of the LeNet-style MNIST network (batch 128, float32) this
+    measured 4.7 ms against 5.9 ms for the product followed by :func:`col2im` and
+    :func:`unpad_spatial`. The loop runs over blocks of output rows and kernel offsets,
+    never over samples or single pixels.
     """
-    channels, height, width, batch = image_shape
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
-    (top, _), (left, _) = pads
-    filters = dy.shape[0]
     out = np.zeros(image_shape, dtype=np.result_type(weight_t, dy))
-    run = wo * batch                                       # columns of one output row p
-    rows = max(1, min(ho, block // (weight_t.shape[0] * run)))
-    dy_rows = dy.reshape(filters, ho, run)
-    columns = [_inside(j * dw, left, width, sw, 0, wo) for j in range(kw)]
-    for p0 in range(0, ho, rows):
-        p1 = min(ho, p0 + rows)
-        product = weight_t @ dy_rows[:, p0:p1].reshape(filters, -1)
-        blocks = product.reshape(channels, kh, kw, p1 - p0, wo, batch)
-        for i in range(kh):
-            first, stop, y = _inside(i * dh, top, height, sh, p0, p1)
-            if first >= stop:
-                continue
-            for j in range(kw):
-                q_first, q_stop, x = columns[j]
-                if q_first >= q_stop:
-                    continue
-                out[:, y:y + sh * (stop - first - 1) + 1:sh, x:x + sw * (q_stop - q_first - 1) + 1:sw] += \
-                    blocks[:, i, j, first - p0:stop - p0, q_first:q_stop]
+    run = out_size[1] * image_shape[3]                    # columns of one output row p
+    for p0, p1 in row_blocks(out_size[0], weight_t.shape[0] * run * out.itemsize, block):
+        col2im_rows(out, weight_t @ dy[:, p0 * run:p1 * run], (p0, p1), pads, kernel, stride,
+                    dilation, out_size)
     return out
+
+
+def col2im_rows(out: Array, cols: Array, rows: Pair, pads: Pads, kernel: Pair, stride: Pair,
+                dilation: Pair, out_size: Pair) -> None:
+    """Add the patch-matrix columns of output rows ``rows = (p0, p1)``, ``cols``
+    ``(C·kh·kw, (p1 − p0)·Wo·N)``, into the *unpadded* image ``out`` ``(C, H, W, N)`` in place:
+    :func:`col2im` restricted to those rows, with ``pads`` the forward pass's padding, and
+    entries that fall in the padding dropped. One strided add per kernel offset ``(i, j)``."""
+    channels, height, width, batch = out.shape
+    (kh, kw), (sh, sw), (dh, dw), wo = kernel, stride, dilation, out_size[1]
+    (top, _), (left, _) = pads
+    p0, p1 = rows
+    blocks = cols.reshape(channels, kh, kw, p1 - p0, wo, batch)
+    for i in range(kh):
+        first, stop, y = _inside(i * dh, top, height, sh, p0, p1)
+        if first >= stop:
+            continue
+        for j in range(kw):
+            q_first, q_stop, x = _inside(j * dw, left, width, sw, 0, wo)
+            if q_first >= q_stop:
+                continue
+            out[:, y:y + sh * (stop - first - 1) + 1:sh, x:x + sw * (q_stop - q_first - 1) + 1:sw] += \
+                blocks[:, i, j, first - p0:stop - p0, q_first:q_stop]
 
 
 def col2im_add_at(cols: Array, image_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,

@@ -13,7 +13,7 @@ transposing copy.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from .. import checks
 from ..errors import InvalidArgument, ShapeError
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from ..parameter import Parameter
-from ..patches import Pads, Pair, col2im_product, conv_output_size, im2col, pad_spatial
+from ..patches import Pads, Pair, col2im_rows, conv_output_size, im2col, pad_spatial, row_blocks
 from ..typing import Array, Shape
 from .base import Layer, register_layer
 
@@ -78,7 +78,8 @@ class _Conv(Layer):
         self.init = get_initializer(init)
         self.bias_init = get_initializer(bias_init)
         self.bias = None
-        self._cols: Array | None = None      # the patch matrix of the last forward (reused workspace)
+        self._xp: Array | None = None        # the padded batch-innermost input of the last forward
+        self._work: Array = np.empty(0)       # flat workspace for one block of the patch matrix
         self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # unpadded (C, H, W, N) input
         self._out_size: Pair = (0, 0)
         self._pads_used: Pads = ((0, 0), (0, 0))
@@ -159,30 +160,48 @@ class _Conv(Layer):
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         image = self._to_image(x)
-        batch = image.shape[0]
+        batch, channels, height, width = image.shape
         pads = self._pads()
         xp = pad_spatial(image.transpose(1, 2, 3, 0), pads, axes=(1, 2))   # (C, Hp, Wp, N)
-        out_size = self._output_size((image.shape[2], image.shape[3]))
-        rows = self.weight.size // self.filters                              # C·kh·kw
-        columns = batch * out_size[0] * out_size[1]
-        extra = 0 if self.bias is None else 1
-        work = self._cols
-        if work is None or work.shape != (rows + extra, columns) or work.dtype != xp.dtype:
-            # The patch matrix, reused by every batch of this shape; with a bias it has one
-            # more row of ones so that the bias rides in the same matrix product (and its
-            # gradient comes out of the weight-gradient product).
-            work = np.empty((rows + extra, columns), dtype=xp.dtype)
-            work[rows:] = 1
-        im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=work[:rows])
-        channels, height, width = image.shape[1:]
-        self._cols, self._out_size, self._pads_used = work, out_size, pads
+        out_size = self._output_size((height, width))
+        self._xp, self._out_size, self._pads_used = xp, out_size, pads
         self._image_shape = (channels, height, width, batch)
-        weight = self.weight.value.reshape(self.filters, rows)
+        weight = self.weight.value.reshape(self.filters, -1)
         if self.bias is not None:
             weight = np.concatenate([weight, self.bias.value[:, None]], axis=1)   # [W | b], tiny
-        y = weight @ work                                                    # (F, Ho·Wo·N)
+        y = np.empty((self.filters, out_size[0] * out_size[1] * batch), dtype=xp.dtype)
+        for _, columns, cols in self._patch_blocks():
+            np.matmul(weight, cols, out=y[:, columns])                      # (F, block of Ho·Wo·N)
         out = y.reshape(self.filters, *out_size, batch).transpose(3, 0, 1, 2)
         return out if self._rank == 2 else out[:, :, 0, :]
+
+    def _patch_blocks(self) -> Iterator[tuple[Pair, slice, Array]]:
+        """The patch matrix of the last forward's input, a block of output rows at a time
+        (:func:`~layernet.patches.row_blocks`): ``((p0, p1), columns, [im2col block; 1])``
+        with a row of ones under the patches when there is a bias, built in one reused
+        workspace; ``columns`` are the block's columns in the full ``(·, Ho·Wo·N)`` matrix.
+
+        Measured on the MNIST network's layers (batch 128, float32, one thread): each
+        block's product reads its patches from the L2 cache, which made the forward pass
+        3.4 ms instead of 4.8 ms (16->32 channels, 14x14) and 0.65 ms instead of 1.55 ms
+        (1->16 channels, 28x28) against building the whole matrix first; the weight
+        gradient rebuilds the blocks rather than keeping them (3.4 ms against 3.8 ms).
+        """
+        if self._xp is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        xp, out_size = self._xp, self._out_size
+        rows = self.weight.size // self.filters                             # C·kh·kw
+        height = rows + (0 if self.bias is None else 1)
+        run = out_size[1] * xp.shape[3]                                     # columns per output row
+        for p0, p1 in row_blocks(out_size[0], height * run * xp.itemsize):
+            size = height * (p1 - p0) * run
+            if self._work.size < size or self._work.dtype != xp.dtype:
+                self._work = np.empty(size, dtype=xp.dtype)
+            cols = self._work[:size].reshape(height, -1)
+            im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=cols[:rows],
+                   rows=(p0, p1))
+            cols[rows:] = 1
+            yield (p0, p1), slice(p0 * run, p1 * run), cols
 
     def _grad_matrix(self, dY: Array) -> Array:
         """``dY`` as the ``(F, Ho·Wo·N)`` matrix matching the forward product (free when batch-innermost)."""
@@ -190,33 +209,40 @@ class _Conv(Layer):
         return image.transpose(1, 2, 3, 0).reshape(self.filters, -1)
 
     def backward_parameters(self, dY: Array) -> None:
-        self._parameter_gradients(self._grad_matrix(dY))
-
-    def _parameter_gradients(self, dy: Array) -> None:
-        if self._cols is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        cols = self._cols
-        # [dW | db]: (F, C·kh·kw [+ 1]). OpenBLAS (0.3.31, its default SkylakeX kernels on this
-        # Zen 4) is faster with the taller operand on the left: 3.7 ms for (cols · dyᵀ)ᵀ against
-        # 4.4 ms for dy · colsᵀ on the 16->32-channel MNIST layer; the reverse for 1->16 channels.
-        grads = (cols @ dy.T).T if cols.shape[0] > dy.shape[0] else dy @ cols.T
-        rows = self.weight.size // self.filters
-        weight_grad = self.weight.grad.reshape(self.filters, rows)   # a view: grad is contiguous
-        weight_grad += grads[:, :rows]
-        if self.bias is not None:
-            self.bias.grad += grads[:, rows]
+        self._backward(self._grad_matrix(dY), None)
 
     def backward(self, dY: Array) -> Array:
-        dy = self._grad_matrix(dY)
-        self._parameter_gradients(dy)
-        # dX = unpad(col2im(Wᵀ · dy)), one block of output rows at a time (see col2im_product).
-        weight_t = self.weight.value.reshape(self.filters, -1).T             # (C·kh·kw, F), a view
-        dx = col2im_product(weight_t, dy, self._image_shape, self._pads_used, self._kernel2,
-                            self._stride2, self._dilation2, self._out_size).transpose(3, 0, 1, 2)
-        return dx if self._rank == 2 else dx[:, :, 0, :]
+        # dX = unpad(col2im(Wᵀ · dy)), block by block with the weight gradient (col2im_rows).
+        dx = np.zeros(self._image_shape, dtype=dY.dtype)
+        self._backward(self._grad_matrix(dY), dx)
+        out = dx.transpose(3, 0, 1, 2)
+        return out if self._rank == 2 else out[:, :, 0, :]
+
+    def _backward(self, dy: Array, dx: Array | None) -> None:
+        """Add ``[dW | db] = dy · [cols; 1]ᵀ`` into the gradients and, when ``dx`` ``(C, H, W, N)``
+        is given, ``unpad(col2im(Wᵀ · dy))`` into it, one block of output rows at a time."""
+        rows = self.weight.size // self.filters
+        weight_t = self.weight.value.reshape(self.filters, rows).T            # (C·kh·kw, F), a view
+        grads: Array | None = None
+        for rows_p, columns, cols in self._patch_blocks():
+            block = dy[:, columns]
+            part = cols @ block.T                                             # ([C·kh·kw | 1], F)
+            if grads is None:
+                grads = part
+            else:
+                grads += part
+            if dx is not None:
+                col2im_rows(dx, weight_t @ block, rows_p, self._pads_used, self._kernel2,
+                            self._stride2, self._dilation2, self._out_size)
+        assert grads is not None
+        weight_grad = self.weight.grad.reshape(self.filters, rows)   # a view: grad is contiguous
+        weight_grad += grads[:rows].T
+        if self.bias is not None:
+            self.bias.grad += grads[rows]
 
     def clear_cache(self) -> None:
-        self._cols = None
+        self._xp = None
+        self._work = np.empty(0)
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
