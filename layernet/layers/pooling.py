@@ -140,11 +140,15 @@ class MaxPool2D(_Pool2D):
         # (measured 70x faster than np.copyto(argmax, k, where=greater), which does not vectorise).
         index = np.min_scalar_type(count - 1).type
         argmax = np.zeros_like(y, dtype=index)
+        window = np.empty_like(y)
         greater = np.empty_like(y, dtype=bool)
         candidate = np.empty_like(argmax)
         for k, (_, view) in enumerate(windows, start=1):
-            np.greater(view, y, out=greater)
-            np.maximum(y, view, out=y)
+            # One strided copy, then contiguous operations (a strided view runs the ufuncs in
+            # short inner loops: 0.16 ms per pass against 0.06 ms on the 16-channel 28x28 pool).
+            np.copyto(window, view)
+            np.greater(window, y, out=greater)
+            np.maximum(y, window, out=y)
             np.multiply(greater.view(np.uint8), index(k), out=candidate)
             np.maximum(argmax, candidate, out=argmax)
         self._argmax = argmax
@@ -176,13 +180,15 @@ class MaxPool2D(_Pool2D):
             np.copyto(aligned, dY)
             dY = aligned
         hit = np.empty_like(argmax, dtype=bool)
+        share = np.empty_like(argmax, dtype=dY.dtype)
         for k, (index, _) in enumerate(self._windows(dxp)):
             np.equal(argmax, k, out=hit)
+            np.multiply(dY, hit, out=share)   # contiguous, then one strided copy or add
             target = dxp[:, :, index[0], index[1]]
             if self._disjoint:           # each pixel in one window: write the share directly
-                np.multiply(dY, hit, out=target)
+                np.copyto(target, share)
             else:
-                target += dY * hit
+                target += share
         return unpad_spatial(dxp, self._pads)
 
     @staticmethod
