@@ -106,7 +106,6 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import layernet as ln  # noqa: E402
 import numpy_floor as nf  # noqa: E402
-from cnn_epoch import mnist_folder  # noqa: E402
 from seeds_loop import SeedsLoop  # noqa: E402
 
 Epoch = Callable[[], int]
@@ -151,6 +150,15 @@ TARGETS: list[tuple[str, str, str, float, str]] = [
 
 
 # -- data ----------------------------------------------------------------------------------------
+
+def mnist_folder(given: Path | None) -> Path:
+    """``given``, else ``$LAYERNET_MNIST_DIR``, else ``../shared/data/mnist`` beside the repository."""
+    if given is not None:
+        return given
+    if os.environ.get("LAYERNET_MNIST_DIR"):
+        return Path(os.environ["LAYERNET_MNIST_DIR"])
+    return REPO.parent / "shared" / "data" / "mnist"
+
 
 def synthetic(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Learnable fake digits: a fixed random template per class plus noise, uint8 ``(rows, 784)``."""

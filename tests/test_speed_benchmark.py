@@ -7,6 +7,7 @@ synthetic run always runs; the MNIST run skips when the files are absent.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,7 +24,6 @@ SCRIPT = REPO / "benchmarks" / "speed.py"
 MNIST = Path(os.environ.get("LAYERNET_MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
 ROWS = 300
 
-pytestmark = pytest.mark.process
 
 
 def run_benchmark(tmp_path: Path, *extra: str) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def check_report(report: dict[str, Any]) -> None:
     assert all({"bound", "value", "met"} <= set(t) for t in report["targets"])
 
 
+@pytest.mark.process
 @pytest.mark.slow  # a real-process run; CI runs it, the quick suite does not
 def test_synthetic_smoke_run_reports_every_field_in_both_environments(tmp_path: Path) -> None:
     report = run_benchmark(tmp_path, "--synthetic", "--both-envs")
@@ -86,9 +88,35 @@ def test_synthetic_smoke_run_reports_every_field_in_both_environments(tmp_path: 
     assert unset["machine"]["env"]["OPENBLAS_L2_SIZE"] is None
 
 
+@pytest.mark.process
 def test_mnist_smoke_run_reports_every_field(tmp_path: Path) -> None:
     if not (MNIST / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found at {MNIST}")
     report = run_benchmark(tmp_path, "--mnist-dir", str(MNIST))
     check_report(report)
     assert "unset_env" not in report
+
+
+def _speed_module() -> Any:
+    """``benchmarks/speed.py`` imported as a module (registered first, for its dataclasses)."""
+    if "speed_benchmark" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("speed_benchmark", SCRIPT)
+        assert spec is not None and spec.loader is not None
+        sys.modules["speed_benchmark"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["speed_benchmark"])
+    return sys.modules["speed_benchmark"]
+
+
+def test_every_layernet_epoch_trains_all_batches() -> None:
+    """A second ``epoch()`` must train a full epoch again (``fit`` continues from ``trainer.epoch``)."""
+    speed = _speed_module()
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (100, 784), dtype=np.uint8), rng.integers(0, 10, 100)
+    contender = speed.LayernetContender(speed.Case("T", "784-10-10", (10,), 32), x, y)
+    assert [contender.epoch(), contender.epoch()] == [4, 4]
+
+
+def test_time_interleaved_rejects_an_epoch_with_the_wrong_step_count() -> None:
+    speed = _speed_module()
+    with pytest.raises(RuntimeError, match="lazy took 0 steps in an epoch, expected 3"):
+        speed.time_interleaved({"lazy": lambda: 0}, 0, 1, 3)

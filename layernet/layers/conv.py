@@ -40,6 +40,11 @@ def _sizes(name: str, value: Any, count: int, *, min: int) -> tuple[int, ...]:
     raise InvalidArgument(name, value, f"{what} >= {min}")
 
 
+def _workspace(buffer: Array, size: int, dtype: np.dtype[Any]) -> Array:
+    """``buffer`` when it holds at least ``size`` elements of ``dtype``, else a new flat array that does."""
+    return buffer if buffer.size >= size and buffer.dtype == dtype else np.empty(size, dtype=dtype)
+
+
 def _as_config(value: tuple[int, ...]) -> int | list[int]:
     """A size tuple as a config value: one int when all entries agree, else a list."""
     return value[0] if len(set(value)) == 1 else list(value)
@@ -80,6 +85,7 @@ class _Conv(Layer):
         self.bias = None
         self._xp: Array | None = None        # the padded batch-innermost input of the last forward
         self._work: Array = np.empty(0)       # flat workspace for one block of the patch matrix
+        self._product: Array = np.empty(0)    # flat workspace for one block of Wᵀ · dy
         self._image_shape: tuple[int, int, int, int] = (0, 0, 0, 0)   # unpadded (C, H, W, N) input
         self._out_size: Pair = (0, 0)
         self._pads_used: Pads = ((0, 0), (0, 0))
@@ -194,10 +200,8 @@ class _Conv(Layer):
         height = rows + (0 if self.bias is None else 1)
         run = out_size[1] * xp.shape[3]                                     # columns per output row
         for p0, p1 in row_blocks(out_size[0], height * run * xp.itemsize):
-            size = height * (p1 - p0) * run
-            if self._work.size < size or self._work.dtype != xp.dtype:
-                self._work = np.empty(size, dtype=xp.dtype)
-            cols = self._work[:size].reshape(height, -1)
+            self._work = _workspace(self._work, height * (p1 - p0) * run, xp.dtype)
+            cols = self._work[:height * (p1 - p0) * run].reshape(height, -1)
             im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=cols[:rows],
                    rows=(p0, p1))
             cols[rows:] = 1
@@ -232,7 +236,12 @@ class _Conv(Layer):
             else:
                 grads += part
             if dx is not None:
-                col2im_rows(dx, weight_t @ block, rows_p, self._pads_used, self._kernel2,
+                # Wᵀ · dy into a reused block (a new 1 MB array per block cost page faults:
+                # 3.3 ms against 2.9 ms for the 14 blocks of the 16->32-channel layer).
+                self._product = _workspace(self._product, rows * block.shape[1], dx.dtype)
+                product = self._product[:rows * block.shape[1]].reshape(rows, -1)
+                np.matmul(weight_t, block, out=product)
+                col2im_rows(dx, product, rows_p, self._pads_used, self._kernel2,
                             self._stride2, self._dilation2, self._out_size)
         assert grads is not None
         weight_grad = self.weight.grad.reshape(self.filters, rows)   # a view: grad is contiguous
@@ -242,7 +251,7 @@ class _Conv(Layer):
 
     def clear_cache(self) -> None:
         self._xp = None
-        self._work = np.empty(0)
+        self._work = self._product = np.empty(0)
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

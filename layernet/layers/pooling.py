@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import checks
 from ..errors import InvalidArgument, ShapeError
 from ..patches import Pads, Pair, pad_spatial, unpad_spatial
 from ..typing import Array, Shape

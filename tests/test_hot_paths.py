@@ -1,0 +1,125 @@
+"""The hot-path properties layernet's speed rests on (``docs/performance.md``).
+
+No parameter-sized temporaries in an optimiser step, the integer-label cross-entropy
+equal to the one-hot form, batches converted without touching the stored data,
+forward outputs a caller may keep, the preprocessing range of integer data read from
+per-position extremes equal to the full computation, and the fast layer paths equal
+to their plain formulas.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+import layernet as ln
+from layernet.data import Dataset
+from layernet.losses import one_hot
+from layernet.model import Preprocessing
+from layernet.optimizers import get_optimizer
+from layernet.training.trainer import fitted_preprocessing
+
+
+# -- hot-path properties --------------------------------------------------------------------------
+
+def _model(dtype: Any = np.float32) -> ln.Sequential:
+    return ln.Sequential([ln.Dense(256), ln.ReLU(), ln.Dense(10), ln.Softmax()],
+                         input_shape=(784,), seed=0, dtype=dtype)
+
+
+@pytest.mark.parametrize("spec", [{"type": "Adam"}, {"type": "Adam", "weight_decay": 0.1},
+                                  {"type": "AdamW"}, {"type": "SGD", "lr": 0.1}])
+def test_optimizer_steps_allocate_no_parameter_sized_temporaries(spec: dict[str, Any]) -> None:
+    model = _model()
+    optimizer = get_optimizer(spec, model.parameters())
+    for p in model.parameters():
+        p.grad[...] = 0.01
+    optimizer.step()  # creates the state and the scratch buffers
+    parameter_bytes = sum(p.value.nbytes for p in model.parameters())
+    tracemalloc.start()
+    try:
+        optimizer.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < parameter_bytes / 20
+
+
+def test_integer_labels_give_the_one_hot_loss_and_the_same_gradient() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 784)).astype(np.float32)
+    labels = rng.integers(0, 10, 32)
+    outputs = _model().forward(x)
+    by_label, by_one_hot = ln.CrossEntropy(), ln.CrossEntropy()
+    assert by_label(outputs, labels) == pytest.approx(by_one_hot(outputs, one_hot(labels, 10)), rel=1e-6)
+    np.testing.assert_array_equal(by_label.backward(), by_one_hot.backward())
+    logits = rng.standard_normal((32, 10))
+    assert ln.CrossEntropy(from_logits=True)(logits, labels) == pytest.approx(
+        ln.CrossEntropy(from_logits=True)(logits, one_hot(labels, 10, np.float64)), rel=1e-12)
+
+
+@pytest.mark.parametrize("index", [slice(None), slice(2, 5), np.array([4, 0, 2])])
+def test_batches_are_converted_without_touching_the_stored_rows(index: Any) -> None:
+    stored = np.arange(24, dtype=np.float32).reshape(6, 4)
+    before = stored.copy()
+    data = Dataset(stored, None, scale=0.5, shift=1.0)
+    np.testing.assert_array_equal(data.batch(index), (before[index] - 1) * np.float32(0.5))
+    data.batch(index)
+    np.testing.assert_array_equal(stored, before)
+
+
+def test_uint8_batches_equal_the_convert_then_scale_formula() -> None:
+    pixels = np.random.default_rng(2).integers(0, 256, (10, 784), dtype=np.uint8)
+    order = np.array([3, 9, 0])
+    batch = Dataset(pixels, None, scale=1 / 255).batch(order)
+    assert batch.dtype == np.float32
+    np.testing.assert_array_equal(batch, pixels[order].astype(np.float32) * np.float32(1 / 255))
+
+
+def test_forward_outputs_stay_valid_after_the_next_forward() -> None:
+    model = _model()
+    rng = np.random.default_rng(3)
+    first_input, second_input = rng.random((8, 784)), rng.random((8, 784))
+    first = model.forward(first_input, training=True)
+    kept = np.array(first)
+    model.forward(second_input, training=True)
+    np.testing.assert_array_equal(first, kept)
+
+
+@pytest.mark.parametrize("shift, scale", [(0.0, 1 / 255), (3.0, -0.7), (0.0, 1.0), ("mean", "std")])
+def test_preprocessing_range_from_extremes_equals_the_full_computation(shift: Any, scale: Any) -> None:
+    pixels = np.random.default_rng(4).integers(0, 256, (500, 12), dtype=np.uint8)
+    if shift == "mean":
+        shift, scale = pixels.mean(axis=0), 1 / (pixels.std(axis=0) + 1e-3)
+    fast = fitted_preprocessing(Dataset(pixels, None, scale=scale, shift=shift))
+    full = Preprocessing.fitted(pixels, shift, scale)
+    assert (fast.low, fast.high, fast.kind, fast.dtype) == (full.low, full.high, full.kind, full.dtype)
+
+
+@pytest.mark.parametrize("layout", ["rows", "batch-innermost"])
+def test_relu_fast_paths_equal_the_formulas(layout: str) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 3, 5, 4))
+    if layout == "batch-innermost":
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    relu = ln.ReLU()
+    for _ in range(2):      # the second pass reuses the layer's buffers
+        y = relu.forward(x)
+        np.testing.assert_array_equal(y, np.maximum(x, 0))
+        assert y.strides == x.strides
+        dY = rng.standard_normal(x.shape)
+        np.testing.assert_array_equal(relu.backward(dY), dY * (x > 0))
+
+
+def test_dense_input_gradient_is_row_major_and_exact() -> None:
+    layer = ln.Dense(7)
+    layer.build((5,), rng=np.random.default_rng(6), dtype=np.float64)
+    rng = np.random.default_rng(7)
+    layer.forward(rng.standard_normal((3, 5)))
+    dY = rng.standard_normal((3, 7))
+    dX = layer.backward(dY)
+    assert dX.flags.c_contiguous
+    np.testing.assert_allclose(dX, dY @ layer.weight.value.T, rtol=1e-15, atol=1e-15)
