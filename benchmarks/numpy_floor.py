@@ -4,7 +4,8 @@
   ``Dense``/``ReLU``/``Softmax``+``CrossEntropy``/``Adam``: float32, row-major
   ``(batch, features)``, every activation, gradient and scratch buffer preallocated
   (``out=`` everywhere), parameters and gradients packed into one buffer each, the
-  softmax and cross-entropy fused into ``P - onehot`` by indexing, Adam written out.
+  softmax and cross-entropy fused into ``P - onehot`` by indexing (the loss value computed
+  too, as every contender does), Adam written out.
 * :class:`CNNFloor`: the LeNet-style CNN of case E the same way, convolutions by
   im2col (NHWC activations, ``sliding_window_view`` + one copy per layer, col2im by
   9 strided adds), max-pooling by reshape and an equality mask.
@@ -77,13 +78,19 @@ def _he_uniform(rng: np.random.Generator, fan_in: int, shape: tuple[int, ...]) -
     return rng.uniform(-limit, limit, shape).astype(F32)
 
 
-def _fused_softmax_ce(z: Array, y: Array) -> None:
-    """``z`` (logits, n x 10) becomes ``(softmax(z) - onehot(y)) / n`` in place."""
+def _fused_softmax_ce(z: Array, y: Array) -> float:
+    """``z`` (logits, n x 10) becomes ``(softmax(z) - onehot(y)) / n`` in place; returns the mean
+    cross-entropy ``logsumexp(z) - z_y`` (the loss every contender computes and reports)."""
+    rows = np.arange(len(y))
     z -= z.max(axis=1, keepdims=True)
+    picked = z[rows, y]
     np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    z[np.arange(len(y)), y] -= F32(1)
+    total = z.sum(axis=1, keepdims=True)
+    loss = float(np.sum(np.log(total[:, 0]) - picked)) / len(y)
+    z /= total
+    z[rows, y] -= F32(1)
     z *= F32(1 / len(y))
+    return loss
 
 
 class Floor:
