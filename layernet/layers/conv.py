@@ -230,7 +230,10 @@ class _Conv(Layer):
         grads: Array | None = None
         for rows_p, columns, cols in self._patch_blocks():
             block = dy[:, columns]
-            part = cols @ block.T                                             # ([C·kh·kw | 1], F)
+            # ([C·kh·kw | 1], F). OpenBLAS (0.3.31, SkylakeX kernels on this Zen 4) is faster with
+            # the taller operand on the left: 0.21 against 0.30 ms per block for 16->32 channels,
+            # 0.013 against 0.018 ms the other way round for 1->16.
+            part = cols @ block.T if cols.shape[0] > block.shape[0] else (block @ cols.T).T
             if grads is None:
                 grads = part
             else:
