@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import checks
-from ..ops import reuse, sigmoid, softmax
+from ..ops import sigmoid, softmax
 from ..typing import Array
 from .base import Layer, register_layer
 
@@ -41,27 +41,27 @@ class ReLU(_Activation):
 
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
+        self._layout: tuple[object, ...] = ()      # (shape, strides, dtype) the buffers are made for
         self._zeros: Array = np.zeros(0)
         self._mask: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._zeros = reuse(self._zeros, x, zero=True)
+        layout = (x.shape, x.strides, x.dtype)
+        if layout != self._layout:
+            self._layout, self._zeros, self._mask = layout, np.zeros_like(x), np.empty_like(x, dtype=bool)
         y = np.empty_like(x)
         np.maximum(x, self._zeros, out=y)
         self._cache = y
         return y
 
     def backward(self, dY: Array) -> Array:
-        y = self._cached()
-        self._mask = reuse(self._mask, y, dtype=np.dtype(bool))
         dX = np.empty_like(dY)
-        np.multiply(dY, np.greater(y, 0, out=self._mask), out=dX)
+        np.multiply(dY, np.greater(self._cached(), 0, out=self._mask), out=dX)
         return dX
 
     def clear_cache(self) -> None:
         super().clear_cache()
-        self._zeros = np.zeros(0)
-        self._mask = np.zeros(0, dtype=bool)
+        self._layout, self._zeros, self._mask = (), np.zeros(0), np.zeros(0, dtype=bool)
 
 
 @register_layer
