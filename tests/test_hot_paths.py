@@ -89,13 +89,20 @@ def test_forward_outputs_stay_valid_after_the_next_forward() -> None:
     np.testing.assert_array_equal(first, kept)
 
 
+@pytest.mark.parametrize("kind", ["uint8", "float32 with NaN"])
 @pytest.mark.parametrize("shift, scale", [(0.0, 1 / 255), (3.0, -0.7), (0.0, 1.0), ("mean", "std")])
-def test_preprocessing_range_from_extremes_equals_the_full_computation(shift: Any, scale: Any) -> None:
-    pixels = np.random.default_rng(4).integers(0, 256, (500, 12), dtype=np.uint8)
+def test_preprocessing_range_from_extremes_equals_the_full_computation(kind: str, shift: Any,
+                                                                       scale: Any) -> None:
+    samples: Any = np.random.default_rng(4).integers(0, 256, (500, 12), dtype=np.uint8)
+    if kind != "uint8":
+        samples = np.random.default_rng(5).standard_normal((500, 12)).astype(np.float32)
+        samples[3, 4] = samples[:, 7] = np.nan
     if shift == "mean":
-        shift, scale = pixels.mean(axis=0), 1 / (pixels.std(axis=0) + 1e-3)
-    fast = fitted_preprocessing(Dataset(pixels, None, scale=scale, shift=shift))
-    full = Preprocessing.fitted(pixels, shift, scale)
+        finite = np.nan_to_num(samples)
+        shift, scale = finite.mean(axis=0), 1 / (finite.std(axis=0) + 1e-3)
+    fast = fitted_preprocessing(Dataset(samples, None, scale=scale, shift=shift))
+    with np.errstate(invalid="ignore"):
+        full = Preprocessing.fitted(samples, shift, scale)
     assert (fast.low, fast.high, fast.kind, fast.dtype) == (full.low, full.high, full.kind, full.dtype)
 
 

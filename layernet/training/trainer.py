@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -256,13 +257,18 @@ class Trainer:
 
 def fitted_preprocessing(train: Dataset) -> Preprocessing:
     """:meth:`Preprocessing.fitted` of ``train``, read from the per-position minima and maxima
-    of integer samples (a uint8 MNIST training set: 2 ms instead of 150-400 ms per ``fit``).
+    of the samples (a uint8 MNIST training set: 7 ms instead of 150-400 ms per ``fit``).
 
     The normalisation ``(x − shift) · scale`` is applied element by element with one shift and
     scale per sample position, and rounding keeps it monotonic, so the extremes of the
-    normalised data are the normalised extremes of each position: the same range, bit for bit.
+    normalised data are the normalised extremes of each position: the same range, bit for bit
+    (NaNs are skipped by both, as ``np.nanmin`` skips them).
     """
     x = train.x
-    if x.dtype.kind not in "uib" or len(x) == 0:
+    if len(x) == 0:
         return Preprocessing.fitted(x, train.shift, train.scale)
-    return Preprocessing.fitted(np.stack([x.min(axis=0), x.max(axis=0)]), train.shift, train.scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # an all-NaN position: NaN, skipped below
+        extremes = np.stack([np.nanmin(x, axis=0), np.nanmax(x, axis=0)]) if x.dtype.kind == "f" \
+            else np.stack([x.min(axis=0), x.max(axis=0)])
+    return Preprocessing.fitted(extremes, train.shift, train.scale)
