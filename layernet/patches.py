@@ -104,22 +104,21 @@ def window_view(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size:
 
 
 def im2col(xp: Array, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair,
-           out: Array | None = None, rows: Pair | None = None) -> Array:
+           out: Array | None = None) -> Array:
     """The patch matrix ``(C·kh·kw, Ho·Wo·N)`` of the padded batch-innermost image ``xp`` ``(C, Hp, Wp, N)``.
 
     ``cols[(c, i, j), (p, q, n)] = xp[c, p·sh + i·dh, q·sw + j·dw, n]`` (rows ordered
     ``c, i, j`` like a PyTorch weight ``(F, C, kh, kw)`` flattened; columns ordered
-    ``p, q, n``). With ``rows=(p0, p1)`` only the columns of output rows ``p0 <= p < p1``:
-    ``(C·kh·kw, (p1 − p0)·Wo·N)``. Written into ``out`` when given (a C-contiguous
-    workspace of that shape and dtype, reused across batches; a block of leading rows of
-    a larger workspace qualifies), otherwise into a new array.
+    ``p, q, n``). Written into ``out`` when given (a C-contiguous workspace of that
+    shape and dtype, reused across batches; a block of leading rows of a larger
+    workspace qualifies), otherwise into a new array. The convolution layers copy the same
+    :func:`window_view` a block of output rows at a time (:func:`row_blocks`).
     """
     channels, batch = xp.shape[0], xp.shape[3]
-    first, stop = (0, out_size[0]) if rows is None else rows
-    shape = (channels * kernel[0] * kernel[1], batch * (stop - first) * out_size[1])
+    shape = (channels * kernel[0] * kernel[1], batch * out_size[0] * out_size[1])
     if out is None or out.shape != shape or out.dtype != xp.dtype or not out.flags.c_contiguous:
         out = np.empty(shape, dtype=xp.dtype)
-    view = window_view(xp, kernel, stride, dilation, out_size)[:, :, :, first:stop]
+    view = window_view(xp, kernel, stride, dilation, out_size)
     np.copyto(out.reshape(view.shape), view)
     return out
 

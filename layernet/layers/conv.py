@@ -22,7 +22,7 @@ from .. import checks
 from ..errors import InvalidArgument, ShapeError
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from ..parameter import Parameter
-from ..patches import Pads, Pair, col2im_rows, conv_output_size, im2col, pad_spatial, row_blocks
+from ..patches import Pads, Pair, col2im_rows, conv_output_size, pad_spatial, row_blocks, window_view
 from ..typing import Array, Shape
 from .base import Layer, register_layer
 
@@ -199,11 +199,12 @@ class _Conv(Layer):
         rows = self.weight.size // self.filters                             # C·kh·kw
         height = rows + (0 if self.bias is None else 1)
         run = out_size[1] * xp.shape[3]                                     # columns per output row
+        windows = window_view(xp, self._kernel2, self._stride2, self._dilation2, out_size)
         for p0, p1 in row_blocks(out_size[0], height * run * xp.itemsize):
             self._work = _workspace(self._work, height * (p1 - p0) * run, xp.dtype)
             cols = self._work[:height * (p1 - p0) * run].reshape(height, -1)
-            im2col(xp, self._kernel2, self._stride2, self._dilation2, out_size, out=cols[:rows],
-                   rows=(p0, p1))
+            block = windows[:, :, :, p0:p1]                                 # im2col of rows p0:p1
+            np.copyto(cols[:rows].reshape(block.shape), block)
             cols[rows:] = 1
             yield (p0, p1), slice(p0 * run, p1 * run), cols
 
