@@ -1,8 +1,10 @@
 """Convolution layers: Conv2D on ``(batch, channels, height, width)`` and Conv1D on ``(batch, channels, length)``.
 
 Both compute a cross-correlation like PyTorch's ``nn.Conv2d``/``nn.Conv1d``
-with one BLAS matrix product per direction (forward, weight gradient, input
-gradient) on a patch matrix built by :func:`layernet.patches.im2col`. The
+with BLAS matrix products on the patch matrix of :func:`layernet.patches.im2col`
+(forward, weight gradient, input gradient), each done one cache-sized block of output
+rows at a time (:func:`layernet.patches.row_blocks`; one product per direction when
+the whole matrix fits in the block), never looping over samples or pixels. The
 image is handled batch-innermost, ``(channels, height, width, batch)``, inside
 the layer (see :mod:`layernet.patches`); the output is returned as a
 ``(batch, filters, height, width)`` *view* of such an array, so a following
@@ -284,13 +286,13 @@ class Conv2D(_Conv):
 
     ``Y[n, f, p, q] = b[f] + Σ_{c, i, j} W[f, c, i, j] · Xp[n, c, p·sh + i·dh, q·sw + j·dw]``
 
-    with ``Xp`` the zero-padded input. Computed as one matrix product
+    with ``Xp`` the zero-padded input. Computed as the matrix product
     ``[W.reshape(F, C·kh·kw) | b] @ [im2col(Xp); 1]`` (the bias rides as a row of
     ones); the backward pass is ``[dW | db] = dY · [cols; 1]ᵀ`` and
-    ``dX = unpad(col2im(Wᵀ · dY))``, with ``dY`` as an ``(F, Ho·Wo·N)`` matrix (the product
-    and the scatter done a block of output rows at a time, padding never written:
-    :func:`layernet.patches.col2im_product`). The first layer of a model skips ``dX``
-    in training (:meth:`backward_parameters`).
+    ``dX = unpad(col2im(Wᵀ · dY))``, with ``dY`` as an ``(F, Ho·Wo·N)`` matrix. Every
+    product is taken one block of output rows at a time, the patches rebuilt per block
+    and the scatter never writing the padding (:func:`layernet.patches.col2im_rows`).
+    The first layer of a model skips ``dX`` in training (:meth:`backward_parameters`).
 
     Args:
         filters: number of output channels ``F``, at least 1.
