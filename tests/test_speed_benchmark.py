@@ -89,6 +89,7 @@ def test_synthetic_smoke_run_reports_every_field_in_both_environments(tmp_path: 
 
 
 @pytest.mark.process
+@pytest.mark.slow  # a real-process run on real MNIST; CI runs it, the quick suite does not
 def test_mnist_smoke_run_reports_every_field(tmp_path: Path) -> None:
     if not (MNIST / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found at {MNIST}")
