@@ -297,3 +297,22 @@ def test_dataset_batches_cover_every_row_in_order_and_predict_handles_no_rows() 
     trainer = make_trainer(epochs=1)
     assert trainer.predict(data.subset(slice(0, 0))).shape == (0, *trainer.model.output_shape)
     assert np.allclose(trainer.predict(data, batch_size=3), trainer.predict(data, batch_size=100))
+
+
+def test_many_classes_are_evaluated_without_a_classes_squared_matrix() -> None:
+    """A 5,000-class model: per-class figures from counts; the matrix only on demand, refused
+    above MAX_CLASSES in one line (a hostile 40 KB model file once cost gigabytes here)."""
+    from layernet.errors import ModelSizeError
+    from layernet.training.metrics import MAX_CLASSES
+
+    model = ln.Sequential([ln.Dense(5000), ln.Softmax()], input_shape=(3,), seed=0)
+    x = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
+    labels = np.arange(64) * 70
+    result = ln.evaluate(model, x, labels)
+    predicted = result.predicted
+    assert result.classes == 5000 > MAX_CLASSES and result.samples == 64
+    assert result.support.sum() == 64 and result.support[70] == 1
+    assert np.array_equal(result.recall[labels], (predicted == labels).astype(float))
+    assert result.to_dict()["confusion"] is None
+    with pytest.raises(ModelSizeError, match="5,000 classes"):
+        result.confusion

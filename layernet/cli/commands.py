@@ -282,9 +282,16 @@ def evaluate_command(args: argparse.Namespace) -> int:
         say("top-k accuracy: " + "  ".join(f"top-{k} {v:.4f}" for k, v in result.top_k.items()))
     say("per class:")
     say(result.report())
-    say("confusion matrix (rows: true label, columns: predicted):")
-    say(confusion_table(result.confusion))
+    if result.classes <= TABLE_CLASSES:
+        say("confusion matrix (rows: true label, columns: predicted):")
+        say(confusion_table(result.confusion))
+    else:
+        say(f"confusion matrix: {result.classes} classes, too many to print (--json has it)")
     return 0
+
+
+#: Most classes whose confusion matrix ``evaluate`` prints as a table.
+TABLE_CLASSES = 30
 
 
 def confusion_table(confusion: np.ndarray[Any, np.dtype[np.int64]]) -> str:

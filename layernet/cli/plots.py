@@ -20,6 +20,8 @@ from ..atomic import atomic_write
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+#: Most classes drawn in ``confusion.png`` (a count in every cell).
+CONFUSION_CLASSES = 50
 #: How to get matplotlib when it is missing.
 INSTALL_HINT = "pip install matplotlib, or pip install -e '.[plot]' in a layernet clone"
 

@@ -251,8 +251,8 @@ def plot_run(directory: Path, model: Sequential, loss: Loss, history: History,
              test: Dataset | None) -> list[Path]:
     """Write the run's PNG plots (see :mod:`layernet.plots`); needs matplotlib.
 
-    ``curves.png`` always; ``confusion.png`` and ``misclassified.png`` when
-    there is labelled test data; ``first_layer.png`` when the first Dense
+    ``curves.png`` always; ``confusion.png`` (up to :data:`plots.CONFUSION_CLASSES`
+    classes) and ``misclassified.png`` when there is labelled test data; ``first_layer.png`` when the first Dense
     layer takes 784 inputs (28×28 pictures of its weights).
     """
     columns = {column: history[column] for column in history.columns}
@@ -260,8 +260,9 @@ def plot_run(directory: Path, model: Sequential, loss: Loss, history: History,
     if test is not None and test.y is not None:
         predicted = loss.predicted_classes(model_outputs(model, test))
         classes = int(max(predicted.max(), test.y.max())) + 1
-        written.append(plots.plot_confusion(confusion_matrix(test.y, predicted, classes),
-                                            directory / PLOTS[1]))
+        if classes <= plots.CONFUSION_CLASSES:
+            written.append(plots.plot_confusion(confusion_matrix(test.y, predicted, classes),
+                                                directory / PLOTS[1]))
         written.append(plots.plot_misclassified(test.x, test.y, predicted, directory / PLOTS[2]))
     first = next((layer for layer in model if isinstance(layer, Dense)), None)
     if first is not None and first.weight.shape[0] == 784:

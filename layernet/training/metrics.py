@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..data.dataset import Dataset, labels_of
-from ..errors import DataError
+from ..errors import DataError, ModelSizeError
 from ..losses import Loss
 from ..model import Sequential
 from ..objective import Objective, pair
@@ -17,10 +17,8 @@ from ..objective import Objective, pair
 
 #: The largest k reported in :attr:`Evaluation.top_k`.
 TOP_K = 5
-
-
-def _empty_index() -> npt.NDArray[np.intp]:
-    return np.zeros(0, dtype=np.intp)
+#: Most classes :attr:`Evaluation.confusion` is drawn for: ``classes²`` int64 counts (128 MiB here).
+MAX_CLASSES = 4096
 
 
 @dataclass(frozen=True)
@@ -30,38 +28,61 @@ class Evaluation:
     Attributes:
         loss: mean loss over all rows.
         accuracy: fraction of rows whose predicted class is the label.
-        confusion: counts ``(classes, classes)`` of int64; ``confusion[t, p]``
-            is the number of rows with true label ``t`` predicted as ``p``.
         top_k: ``{k: fraction of rows whose label is among the k highest outputs}`` for
             ``k = 1 .. min(5, classes)`` (``top_k[1] == accuracy``).
         predicted: the predicted class of every row ``(n,)``, in the data's order.
         misclassified: indices ``(m,)`` of the rows whose predicted class is not the
             label, in order: ``x[evaluation.misclassified]`` are the mistakes.
+        labels: the true class of every row ``(n,)``.
+        classes: how many classes the model tells apart.
+
+    Per-class figures (:attr:`precision`, :attr:`recall`, :attr:`f1`, :attr:`support`) are
+    counted per class; the :attr:`confusion` matrix (``classes²`` counts) only when asked for.
     """
 
     loss: float
     accuracy: float
-    confusion: npt.NDArray[np.int64]
-    top_k: dict[int, float] = field(default_factory=dict)
-    predicted: npt.NDArray[np.intp] = field(default_factory=_empty_index)
-    misclassified: npt.NDArray[np.intp] = field(default_factory=_empty_index)
+    top_k: dict[int, float]
+    predicted: npt.NDArray[np.intp]
+    misclassified: npt.NDArray[np.intp]
+    labels: npt.NDArray[np.intp]
+    classes: int
 
     @property
     def samples(self) -> int:
         """How many rows were evaluated."""
-        return int(self.confusion.sum())
+        return len(self.predicted)
+
+    @property
+    def confusion(self) -> npt.NDArray[np.int64]:
+        """Counts ``(classes, classes)`` of int64; ``confusion[t, p]`` is the number of rows with
+        true label ``t`` predicted as ``p``.
+
+        Raises:
+            ModelSizeError: more than :data:`MAX_CLASSES` classes (the matrix would not fit).
+        """
+        if self.classes > MAX_CLASSES:
+            raise ModelSizeError(f"a confusion matrix of {self.classes:,} classes would hold "
+                                 f"{self.classes ** 2:,} counts; layernet draws it for up to "
+                                 f"{MAX_CLASSES:,} classes (precision, recall and F1 work for any number)")
+        return confusion_matrix(self.labels, self.predicted, self.classes)
+
+    @property
+    def support(self) -> npt.NDArray[np.int64]:
+        """Per class ``(classes,)``: how many rows have that label."""
+        return np.bincount(self.labels, minlength=self.classes).astype(np.int64)
 
     @property
     def precision(self) -> npt.NDArray[np.float64]:
         """Per class ``(classes,)``: of the rows predicted as the class, the fraction that are
         (0 for a class never predicted)."""
-        return _ratio(np.diag(self.confusion), self.confusion.sum(axis=0))
+        return _ratio(self._correct(), np.bincount(self.predicted, minlength=self.classes))
 
     @property
     def recall(self) -> npt.NDArray[np.float64]:
         """Per class ``(classes,)``: of the rows of the class, the fraction predicted as it
         (0 for a class absent from the data)."""
-        return _ratio(np.diag(self.confusion), self.confusion.sum(axis=1))
+        return _ratio(self._correct(), self.support)
 
     @property
     def f1(self) -> npt.NDArray[np.float64]:
@@ -69,24 +90,24 @@ class Evaluation:
         p, r = self.precision, self.recall
         return _ratio(2 * p * r, p + r)
 
-    @property
-    def support(self) -> npt.NDArray[np.int64]:
-        """Per class ``(classes,)``: how many rows have that label."""
-        support: npt.NDArray[np.int64] = self.confusion.sum(axis=1)
-        return support
+    def _correct(self) -> npt.NDArray[np.int64]:
+        """Per class ``(classes,)``: how many rows of the class were predicted as it."""
+        hits = self.labels[self.predicted == self.labels]
+        return np.bincount(hits, minlength=self.classes).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (JSON): loss, accuracy, top_k, per-class precision/recall/F1/support,
-        confusion, and the misclassified indices."""
+        confusion (None above :data:`MAX_CLASSES` classes), and the misclassified indices."""
         return {"samples": self.samples, "loss": self.loss, "accuracy": self.accuracy,
                 "top_k": {str(k): v for k, v in self.top_k.items()},
                 "per_class": {"precision": self.precision.tolist(), "recall": self.recall.tolist(),
                               "f1": self.f1.tolist(), "support": self.support.tolist()},
-                "confusion": self.confusion.tolist(), "misclassified": self.misclassified.tolist()}
+                "confusion": self.confusion.tolist() if self.classes <= MAX_CLASSES else None,
+                "misclassified": self.misclassified.tolist()}
 
     def report(self) -> str:
         """A text table: one row per class with precision, recall, F1 and support."""
-        width = max(5, len(str(len(self.confusion) - 1)))
+        width = max(5, len(str(self.classes - 1)))
         lines = [f"{'class':>{width}}  precision  recall      f1  support"]
         for k, (p, r, f, n) in enumerate(zip(self.precision, self.recall, self.f1, self.support)):
             lines.append(f"{k:>{width}}  {p:9.4f}  {r:6.4f}  {f:6.4f}  {int(n):7d}")
@@ -172,7 +193,6 @@ def evaluate(model: Sequential, loss: Loss | Objective, data: Dataset, batch_siz
     check_fits(model, data)
     labels = data.labels()
     classes = class_count(model.output_shape or ())
-    confusion = np.zeros((classes, classes), dtype=np.int64)
     ks = range(1, min(TOP_K, classes) + 1)
     hits = dict.fromkeys(ks, 0)
     predicted = np.empty(len(data), dtype=np.intp)
@@ -181,16 +201,16 @@ def evaluate(model: Sequential, loss: Loss | Objective, data: Dataset, batch_siz
         value, outputs = objective.forward(x, labels[rows], training=False)
         loss_sum += value * len(labels[rows])
         predicted[rows] = objective.predicted_classes(outputs)
-        confusion += confusion_matrix(labels[rows], predicted[rows], classes)
         if classes > 2 and outputs.ndim == 2 and outputs.shape[1] == classes:
             rank = _rank_of_label(outputs, labels[rows])
             for k in ks:
                 hits[k] += int(np.count_nonzero(rank < k))
     model.clear_cache()
-    accuracy = float(np.trace(confusion)) / len(data)
+    wrong = np.flatnonzero(predicted != labels).astype(np.intp)
+    accuracy = (len(data) - len(wrong)) / len(data)
     top_k = {k: accuracy if k == 1 else (1.0 if k >= classes else hits[k] / len(data)) for k in ks}
-    return Evaluation(loss_sum / len(data), accuracy, confusion, top_k, predicted,
-                      np.flatnonzero(predicted != labels).astype(np.intp))
+    return Evaluation(loss_sum / len(data), accuracy, top_k, predicted, wrong,
+                      labels.astype(np.intp, copy=False), classes)
 
 
 def _rank_of_label(outputs: npt.NDArray[Any], labels: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.intp]:
