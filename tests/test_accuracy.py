@@ -1,10 +1,11 @@
 """The accuracy figures the shipped configs promise (docs/results.md).
 
 Tests marked ``slow`` are the full must-show runs on real MNIST (60,000 training
-and 10,000 test digits) and assert the published targets. The unmarked tests are
-short forms of the same runs that finish in seconds; their thresholds are the
-lowest accuracy measured over model seeds 0-4 minus a margin, so they hold
-whichever seed a config ships with but fail when learning breaks.
+and 10,000 test digits), asserting the published targets, and short forms of the
+same runs; the quick suite checks the quick start on the embedded sample and one
+epoch of the MLP. The short forms' thresholds are the lowest accuracy measured over
+model seeds 0-4 minus a margin, so they hold whichever seed a config ships with
+but fail when learning breaks.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def test_the_quick_start_reaches_88_percent_on_the_sample(
 
 
 # -- short forms of must-show 1 and 2 ----------------------------------------------------
+@pytest.mark.slow  # a short form of the 500-step run above; both run in CI
 def test_the_seeds_loop_learns_in_100_steps_on_10000_digits(repo_root: Path) -> None:
     """Measured 0.50-0.59 over seeds 0-4 (chance is 0.10)."""
     shipped = config_at(repo_root, SEEDS)
@@ -101,6 +103,7 @@ def test_the_seeds_loop_learns_in_100_steps_on_10000_digits(repo_root: Path) -> 
     assert test.accuracy >= 0.45
 
 
+@pytest.mark.slow  # a short form of the 10-epoch run above; both run in CI
 def test_adam_784_10_10_passes_90_percent_after_one_epoch_of_mnist(
         repo_root: Path, mnist_dir: Path) -> None:
     """Measured 0.902-0.917 over seeds 0-4 and learning rates 0.001 and 0.003."""

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -470,16 +466,3 @@ def test_bad_shapes_raise_shape_error(layer: Layer, shape: tuple[int, ...], mess
 def test_model_error_names_the_layer() -> None:
     with pytest.raises(ShapeError, match=r"layer \[0\] Conv2D.*Reshape"):
         layernet.Sequential([Conv2D(4, 3)], input_shape=(784,))
-
-
-def test_custom_layers_doc_depthwise_example_runs(tmp_path: Path) -> None:
-    """docs/custom-layers.md, "A layer with a 4-D parameter": the block runs as written."""
-    root = Path(__file__).resolve().parent.parent
-    page = (root / "docs" / "custom-layers.md").read_text()
-    section = page.split("## A layer with a 4-D parameter", 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "Depthwise3x3(): 12 checks passed" in result.stdout
