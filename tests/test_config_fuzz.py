@@ -1,4 +1,4 @@
-"""Property tests: a mutated config loads or raises ConfigError, never anything else."""
+"""Property tests (slow suite): a mutated config loads or raises ConfigError, never anything else."""
 
 from __future__ import annotations
 
@@ -73,9 +73,8 @@ def mutate(node: Any, data: st.DataObject) -> Any:
 
 #: Deterministic runs: a fixed derandomised example sequence, no example database, no deadline.
 FIXED = settings(deadline=None, derandomize=True, database=None)
-#: Examples per fuzz test in the quick suite; the ``slow`` variants run 2,000. (The reader fuzzer
-#: for config text, tests/test_fuzz_readers.py, runs its 200 quick examples besides these.)
-QUICK_EXAMPLES = 100
+#: These structural fuzzers run 2,000 examples each in the slow suite (CI runs it); the quick
+#: suite fuzzes config text through tests/test_fuzz_readers.py (200 examples).
 
 
 def check_mutated_config(data: st.DataObject) -> None:
@@ -104,18 +103,6 @@ def check_mutated_yaml_text(data: st.DataObject) -> None:
         load_run_config(text)
     except ConfigError:
         pass
-
-
-@settings(FIXED, max_examples=QUICK_EXAMPLES)
-@given(st.data())
-def test_mutated_config_loads_or_raises_config_error(data: st.DataObject) -> None:
-    check_mutated_config(data)
-
-
-@settings(FIXED, max_examples=QUICK_EXAMPLES)
-@given(st.data())
-def test_mutated_yaml_text_loads_or_raises_config_error(data: st.DataObject) -> None:
-    check_mutated_yaml_text(data)
 
 
 @pytest.mark.slow

@@ -11,13 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_sweep_support import (
+    NEEDS_SWEEP_EXTRA,
+    Cluster,
+    history_epochs,
+    running_cluster,
+    spec_text,
+)
 
 import layernet as ln
-from test_sweep_support import Cluster, history_epochs, running_cluster, spec_text
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-pytest.importorskip("optuna")
-pytest.importorskip("distributed")
+pytestmark = [pytest.mark.slow, NEEDS_SWEEP_EXTRA, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 @pytest.fixture(scope="module")

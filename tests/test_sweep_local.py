@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_sweep_support import NEEDS_SWEEP_EXTRA, REPO_ROOT, history_epochs, spec_text
 
 import layernet as ln
-from test_sweep_support import REPO_ROOT, history_epochs, spec_text
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-pytest.importorskip("optuna")
-pytest.importorskip("distributed")
+pytestmark = [pytest.mark.slow, NEEDS_SWEEP_EXTRA, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def test_the_command_runs_a_sweep_of_normal_run_directories(run_cli, tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_sweep_support import spec_text
 
 import layernet as ln
 from layernet.sweeps import PruningCallback, load_sweep_spec
-from test_sweep_support import spec_text
 
 BAD_SPEC = """\
 base:

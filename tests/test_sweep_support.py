@@ -3,6 +3,7 @@ cluster (``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, as docs/
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -13,7 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Marks tests that need the ``sweep`` extra; checked without importing it (collecting the
+#: quick suite must not pay for importing Dask).
+NEEDS_SWEEP_EXTRA = pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ("optuna", "distributed")),
+    reason="needs the sweep extra: pip install -e '.[sweep]'")
 DASK = Path(sys.executable).parent / "dask"
 
 
