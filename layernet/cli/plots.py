@@ -31,13 +31,18 @@ def matplotlib_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def _figure(width: float, height: float) -> Figure:
+def _figure(width: float, height: float, **margins: float) -> Figure:
+    """A ``width`` × ``height`` inch figure with fixed ``margins`` (``subplots_adjust`` fractions):
+    a layout engine would measure every label again on each draw, for figures whose layout never
+    changes."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=100)
+    figure.subplots_adjust(**margins)
+    return figure
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -55,7 +60,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> Path:
             ``val_loss``, ``val_accuracy`` (lists of equal length).
         path: the PNG to write.
     """
-    figure = _figure(10, 4)
+    figure = _figure(10, 4, left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.22)
     epochs = history["epoch"]
     for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
         for prefix, label in (("", "train"), ("val_", "validation")):
@@ -73,7 +78,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> Path:
 def plot_confusion(confusion: npt.NDArray[Any], path: Path) -> Path:
     """Confusion matrix ``(classes, classes)`` (rows: true label, columns: predicted) as a heat map."""
     classes = confusion.shape[0]
-    figure = _figure(6, 5.5)
+    figure = _figure(6, 5.5, left=0.1, right=0.97, bottom=0.1, top=0.93)
     axes = figure.subplots()
     image = axes.imshow(confusion, cmap="Blues")
     figure.colorbar(image, ax=axes)
@@ -146,7 +151,8 @@ def _tile_figure(tiles: npt.NDArray[Any] | None, labels: list[str], *, columns: 
     """
     count = 0 if tiles is None else len(tiles)
     rows = max(1, math.ceil(count / columns))
-    figure = _figure(columns * tile_inches[0], rows * tile_inches[1])
+    top = 1 - 0.45 / (rows * tile_inches[1])  # room for the title
+    figure = _figure(columns * tile_inches[0], rows * tile_inches[1], left=0.01, right=0.99, bottom=0.01, top=top)
     axes = figure.subplots()
     axes.axis("off")
     if tiles is None:
