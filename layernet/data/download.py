@@ -8,11 +8,8 @@ cache never holds a half-written or unverified file under its final name.
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -120,6 +117,10 @@ def _fetch(name: str, md5: str, target: Path, mirrors: list[str], timeout: float
 
 def _download_verified(url: str, md5: str, target: Path, timeout: float) -> None:
     """Fetch ``url`` into ``target`` atomically, keeping it only if its md5 matches."""
+    import http.client  # the networking modules cost 35 ms: imported only to download
+    import urllib.error
+    import urllib.request
+
     try:
         with atomic_write(target) as out:
             with urllib.request.urlopen(url, timeout=timeout) as response:
