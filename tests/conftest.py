@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -41,6 +42,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MNIST_DIR = REPO_ROOT.parent / "shared" / "data" / "mnist"
 #: The README's quick-start config, the one the CLI tests train.
 ADAM_CONFIG = REPO_ROOT / "configs" / "digits-784-10-10-adam.yaml"
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT, as Ctrl-C would: Ctrl-C reaches
+    it even when the test itself runs in the background (``cmd &``, nohup), where SIGINT is
+    ignored and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from layernet.cli.rundir import claim_run_directory, default_run_directory, trai
 from layernet.config import load_run_config
 from layernet.data import load_sample, write_kaggle_csv
 
-from conftest import CliResult, RunCli, copy_run
+from conftest import CliResult, RunCli, copy_run, interruptible
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "layernet"
@@ -382,7 +382,8 @@ def test_a_stopped_run_leaves_live_files_a_checkpoint_and_a_resume_hint(
     run = tmp_path / "run"
     child = subprocess.Popen([sys.executable, "-m", "layernet", "train", str(config), "--out", str(run),
                               "--no-plots", "--quiet"], cwd=tmp_path, env=_child_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=interruptible)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
         history = run / "history.csv"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import interruptible
 from test_sweep_support import NEEDS_SWEEP_EXTRA, REPO_ROOT, history_epochs, spec_text
 
 import layernet as ln
@@ -70,7 +71,7 @@ def test_resume_keeps_finished_trials_and_reruns_interrupted_ones(run_cli, tmp_p
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     driver = subprocess.Popen([sys.executable, "-m", "layernet", "sweep", "spec.yaml", "--out", "sw", "--workers", "1"],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              start_new_session=True)
+                              start_new_session=True, preexec_fn=interruptible)
     sweep = tmp_path / "sw"
     deadline = time.monotonic() + 120
     while not ((sweep / "trials/0/trial.json").exists() and (sweep / "trials/1/history.csv").exists()):
