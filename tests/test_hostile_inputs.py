@@ -77,6 +77,14 @@ def run_and_check(run_cli: RunCli, tmp_path: Path, argv: list[str | Path], *frag
     return line
 
 
+def train_on(run_cli: RunCli, tmp_path: Path, data: Path, *expected: str) -> None:
+    """``layernet train`` of the small catalogue config on the bad ``data``: see :func:`run_and_check`."""
+    config = tmp_path / "cfg.yaml"
+    config.write_text(CONFIG)
+    run_and_check(run_cli, tmp_path, ["train", config, "--data", data, "--out", tmp_path / "run",
+                                      "--quiet", "--no-plots"], *expected)
+
+
 def text(content: str | bytes, name: str = "cfg.yaml") -> Build:
     def build(tmp: Path) -> Path:
         path = tmp / name
@@ -282,11 +290,8 @@ IDX_CASES = [
 @pytest.mark.parametrize("case", IDX_CASES, ids=lambda case: case.id)
 def test_bad_idx_directories(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     directory = case.build(tmp_path)
-    config = tmp_path / "cfg.yaml"
-    config.write_text(CONFIG)
     names = ["train-images-idx3-ubyte"] if case.names_file and "labels" not in case.expect else []
-    run_and_check(run_cli, tmp_path, ["train", config, "--data", directory, "--out", tmp_path / "run",
-                                      "--quiet", "--no-plots"], case.expect, *names)
+    train_on(run_cli, tmp_path, directory, case.expect, *names)
     if case.names_file:
         with pytest.raises(ln.DataError):
             load_mnist_dir(directory)
@@ -333,10 +338,7 @@ CSV_CASES = [
 @pytest.mark.parametrize("case", CSV_CASES, ids=lambda case: case.id)
 def test_bad_csv_files(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
-    config = tmp_path / "cfg.yaml"
-    config.write_text(CONFIG)
-    run_and_check(run_cli, tmp_path, ["train", config, "--data", path, "--out", tmp_path / "run",
-                                      "--quiet", "--no-plots"], case.expect, *(["d.csv"] if case.names_file else []))
+    train_on(run_cli, tmp_path, path, case.expect, *(["d.csv"] if case.names_file else []))
     if case.names_file:
         with pytest.raises(ln.DataError):
             read_kaggle_csv(path)
@@ -407,10 +409,7 @@ def _duplicate(tmp: Path) -> Path:
 @pytest.mark.parametrize("case", NPZ_CASES, ids=lambda case: case.id)
 def test_bad_npz_data(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
-    config = tmp_path / "cfg.yaml"
-    config.write_text(CONFIG)
-    run_and_check(run_cli, tmp_path, ["train", config, "--data", path, "--out", tmp_path / "run",
-                                      "--quiet", "--no-plots"], "d.npz", case.expect)
+    train_on(run_cli, tmp_path, path, "d.npz", case.expect)
     with pytest.raises(ln.DataError):
         load_npz(path)
 
