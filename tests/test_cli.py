@@ -434,6 +434,28 @@ def test_first_layer_plot_title_says_how_many_units_it_shows() -> None:
     assert "all 10 units" in first_layer_title(10, 10)
 
 
+def test_plots_of_odd_or_non_finite_pictures_warn_nothing(tmp_path: Path) -> None:
+    """NaN/inf pixels or weights (a diverged model), non-square rows and colour images draw
+    without a numpy or matplotlib warning: the CLI's stderr stays one line per problem."""
+    import warnings
+
+    from layernet.cli import plots
+
+    pixels = np.random.default_rng(0).random((6, 784))
+    pixels[0], pixels[1, :5], pixels[2] = np.nan, np.inf, 0.0
+    weights = np.random.default_rng(1).standard_normal((784, 3))
+    weights[:, 0], weights[:, 1] = 0.0, np.nan
+    wrong, right = np.zeros(6, int), np.ones(6, int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for images in (pixels, pixels[:, :10], np.random.default_rng(2).random((6, 3, 32, 32))):
+            plots.plot_misclassified(images, wrong, right, tmp_path / "m.png")
+        plots.plot_first_layer(weights, tmp_path / "f.png")
+        plots.plot_history({"epoch": [1, 2], "loss": [np.nan, np.inf], "accuracy": [0.1, 0.2]},
+                           tmp_path / "h.png")
+    assert all((tmp_path / name).stat().st_size > 0 for name in ("m.png", "f.png", "h.png"))
+
+
 def test_train_records_blas_threads_and_the_command_line(run_cli: RunCli, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("model: {input_shape: [784], layers: [{type: Dense, units: 10}, Softmax]}\n"

@@ -131,14 +131,17 @@ def _as_square(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 
 def _scaled(picture: npt.NDArray[Any], low: float) -> npt.NDArray[np.float64]:
-    """``picture`` mapped onto ``[low, 1]``: ``[0, 1]`` from its range, or ``[-1, 1]`` symmetric about 0."""
+    """``picture`` mapped onto ``[low, 1]``: ``[0, 1]`` from its range, or ``[-1, 1]`` symmetric about 0.
+    Non-finite values become NaN (drawn blank) and do not count towards the range."""
     values = np.asarray(picture, dtype=np.float64)
+    values = np.where(np.isfinite(values), values, np.nan)
+    finite = values[~np.isnan(values)]
+    if not finite.size:
+        return values
     if low < 0:
-        bound = float(np.abs(values).max()) if values.size else 0.0
-        return values / (bound or 1.0)
-    lowest = float(values.min()) if values.size else 0.0
-    spread = float(values.max()) - lowest if values.size else 0.0
-    return (values - lowest) / (spread or 1.0)
+        return values / (float(np.abs(finite).max()) or 1.0)
+    lowest = float(finite.min())
+    return (values - lowest) / ((float(finite.max()) - lowest) or 1.0)
 
 
 def _tile_figure(tiles: npt.NDArray[Any] | None, labels: list[str], *, columns: int,
