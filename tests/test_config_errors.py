@@ -362,3 +362,8 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes("model: {layers: [ReLU]}\nname: caf\xe9\n".encode("latin-1"))
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_run_config(path)
+
+
+def test_a_folder_given_as_a_config_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder, not a config file"):
+        load_run_config(tmp_path)

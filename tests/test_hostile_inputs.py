@@ -163,7 +163,7 @@ CONFIG_CASES = [
     Case("zero batch size", text(replaced("batch_size: 8", "batch_size: 0")), "batch_size"),
     Case("over 1 MB", text(CONFIG + "#" * 1_100_000 + "\n"), "larger than"),
     Case("missing file", lambda tmp: tmp / "absent.yaml", "not found"),
-    Case("a directory", lambda tmp: (tmp / "cfgdir.yaml").mkdir() or tmp / "cfgdir.yaml", "not found"),
+    Case("a directory", lambda tmp: (tmp / "cfgdir.yaml").mkdir() or tmp / "cfgdir.yaml", "is a folder, not a config file"),
     Case("a FIFO", fifo("cfg.yaml"), "is a FIFO (named pipe), not a config file"),
     Case("symlink to /dev/zero", symlink("cfg.yaml", "/dev/zero"), "is a character device"),
     Case("symlink loop", symlink("cfg.yaml", "cfg.yaml"), "is a symbolic link loop"),

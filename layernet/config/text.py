@@ -226,6 +226,9 @@ def _text_of(source: str | Path) -> tuple[str, str]:
     if special is not None:
         raise ConfigError(f"is {special}, not a config file", source=str(path),
                           hint="give the path of a YAML text file")
+    if path.is_dir():
+        raise ConfigError("is a folder, not a config file", source=str(path),
+                          hint="give the path of a YAML file inside it")
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}", source=str(path),
                           hint="check the path")
