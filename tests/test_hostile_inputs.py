@@ -5,6 +5,9 @@ through the command line in-process (exit code 2, one ``layernet: error: ...`` l
 that names the file and the problem, no traceback, no warning lines, no file left
 behind: no run directory, no ``.part`` file) and, for model files and checkpoints,
 through the public API (only :class:`layernet.LayernetError` subclasses).
+
+The first cases of each file family run in the quick suite, the whole catalogue in the slow
+suite (which CI runs).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import re
 import signal
+from typing import Any
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +26,7 @@ import numpy as np
 import pytest
 from conftest import CliResult, RunCli
 from test_hostile_support import (CONFIG, array_npy, checkpoint_file, data_npz, declaring, digits, gzip_of,
-                                  gzip_zeros, idx_bytes, kaggle_csv, lying_member, members_of,
+                                  gzip_zeros, idx_bytes, lying_member, members_of,
                                   mnist_dir, model_file, npy, replace_members, stack_config, state_of,
                                   text_npy, write_zip, zip_bomb_member)
 
@@ -75,6 +79,17 @@ def run_and_check(run_cli: RunCli, tmp_path: Path, argv: list[str | Path], *frag
     assert after == before, sorted(after ^ before)
     assert not [name for name in after if name.endswith(".part")]
     return line
+
+
+#: Cases of each family that run in the quick suite; the whole catalogue runs in the slow suite,
+#: which CI runs.
+QUICK_CASES = 8
+
+
+def sampled(cases: list[Case]) -> list[Any]:
+    """``cases`` as parameters: the first :data:`QUICK_CASES` quick, the rest marked slow."""
+    return [pytest.param(case, id=case.id, marks=() if index < QUICK_CASES else pytest.mark.slow)
+            for index, case in enumerate(cases)]
 
 
 def train_on(run_cli: RunCli, tmp_path: Path, data: Path, *expected: str) -> None:
@@ -177,7 +192,7 @@ CONFIG_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CONFIG_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", sampled(CONFIG_CASES))
 def test_bad_configs(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
     run_and_check(run_cli, tmp_path, ["train", path, "--out", tmp_path / "run", "--quiet", "--no-plots"],
@@ -287,7 +302,7 @@ IDX_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", IDX_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", sampled(IDX_CASES))
 def test_bad_idx_directories(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     directory = case.build(tmp_path)
     names = ["train-images-idx3-ubyte"] if case.names_file and "labels" not in case.expect else []
@@ -335,7 +350,7 @@ CSV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CSV_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", sampled(CSV_CASES))
 def test_bad_csv_files(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
     train_on(run_cli, tmp_path, path, case.expect, *(["d.csv"] if case.names_file else []))
@@ -406,7 +421,7 @@ def _duplicate(tmp: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", NPZ_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", sampled(NPZ_CASES))
 def test_bad_npz_data(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
     train_on(run_cli, tmp_path, path, "d.npz", case.expect)
@@ -520,7 +535,7 @@ MODEL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", MODEL_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", sampled(MODEL_CASES))
 def test_bad_model_files(run_cli: RunCli, tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
     (tmp_path / "g.npz").unlink(missing_ok=True)
@@ -604,7 +619,7 @@ CHECKPOINT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CHECKPOINT_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", sampled(CHECKPOINT_CASES))
 def test_bad_checkpoints(tmp_path: Path, case: Case) -> None:
     path = case.build(tmp_path)
     with pytest.raises(ln.ModelFileError) as caught, deadline():
