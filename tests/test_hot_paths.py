@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
+from layernet import ops
 from layernet.data import Dataset
 from layernet.losses import one_hot
 from layernet.model import Preprocessing
@@ -130,3 +131,42 @@ def test_dense_input_gradient_is_row_major_and_exact() -> None:
     dX = layer.backward(dY)
     assert dX.flags.c_contiguous
     np.testing.assert_allclose(dX, dY @ layer.weight.value.T, rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("rows, inner, columns, blocks", [
+    (128, 784, 10, 2),       # a minibatch of the 784-10-10 network: two blocks of 64 rows
+    (1000, 784, 10, 8),      # an inference batch: eight blocks of 125 rows
+    (60000, 784, 10, 473),   # the seeds' full batch
+    (100, 784, 10, 1),       # small enough for one product
+    (128, 784, 256, 1),      # too wide for blocks of 32 rows
+])
+def test_row_blocked_products_equal_one_product(monkeypatch: pytest.MonkeyPatch, rows: int,
+                                                inner: int, columns: int, blocks: int) -> None:
+    calls: list[int] = []
+    plain = np.matmul
+
+    def counting(a: Any, b: Any, **kwargs: Any) -> Any:
+        calls.append(len(a))
+        return plain(a, b, **kwargs)
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((rows, inner)).astype(np.float32)
+    w = rng.standard_normal((inner, columns)).astype(np.float32)
+    monkeypatch.setattr(ops.np, "matmul", counting)
+    product = ops.matmul(x, w)
+    monkeypatch.undo()
+    assert len(calls) == (blocks if blocks > 1 else 0)
+    assert product.shape == (rows, columns) and product.dtype == np.float32
+    assert product.flags.c_contiguous
+    np.testing.assert_allclose(product, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows, inner, columns", [(512, 784, 10), (128, 784, 10), (32, 128, 10),
+                                                  (128, 784, 256)])
+def test_weight_gradient_products_add_xT_dy(rows: int, inner: int, columns: int) -> None:
+    rng = np.random.default_rng(9)
+    x, dy = rng.standard_normal((rows, inner)), rng.standard_normal((rows, columns))
+    start = rng.standard_normal((inner, columns))
+    out = start.copy()
+    ops.add_matmul_tn(out, x, dy)
+    np.testing.assert_allclose(out, start + x.T @ dy, rtol=1e-12, atol=1e-12)

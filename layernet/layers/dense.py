@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..typing import Array, Shape
-from .. import checks
+from .. import checks, ops
 from ..errors import ShapeError
 from ..initializers import InitializerLike, get_initializer, initializer_config
 from ..parameter import Parameter
@@ -43,6 +43,8 @@ class Dense(Layer):
         (10,)
     """
 
+    rowwise = True
+
     weight: Parameter
     bias: Parameter | None
 
@@ -70,7 +72,7 @@ class Dense(Layer):
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
         self._x = x
-        y = x @ self.weight.value
+        y = ops.matmul(x, self.weight.value)
         if self.bias is not None:
             y += self.bias.value
         return y
@@ -87,7 +89,7 @@ class Dense(Layer):
     def backward_parameters(self, dY: Array) -> None:
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
-        self.weight.grad += self._x.T @ dY
+        ops.add_matmul_tn(self.weight.grad, self._x, dY)
         if self.bias is not None:
             self.bias.grad += dY.sum(axis=0)
 
