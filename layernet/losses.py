@@ -45,6 +45,10 @@ class Loss(Configured):
     link: ClassVar[str | None] = None
     #: Whether ``y_pred`` are logits (the link is applied inside the loss).
     from_logits: bool = False
+    #: Whether the loss is the mean over rows of a term of each row alone (true of every
+    #: built-in loss), so a batch's loss and gradient may be added up from blocks of rows
+    #: (see :attr:`layernet.Layer.rowwise`).
+    rowwise: ClassVar[bool] = False
 
     def on_logits(self) -> Loss | None:
         """The same loss computed from the link layer's input (logits), or None without a link."""
@@ -135,6 +139,7 @@ class CrossEntropy(Loss):
     """
 
     link = "Softmax"
+    rowwise = True
 
     def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = checks.flag("from_logits", from_logits)
@@ -218,6 +223,8 @@ class MSE(Loss):
     Shape: y_pred ``(batch, n)``; y_true ``(batch, n)`` or ``(batch,)`` ints.
     """
 
+    rowwise = True
+
     def __init__(self) -> None:
         self._grad: Array | None = None
 
@@ -248,6 +255,7 @@ class BinaryCrossEntropy(Loss):
     """
 
     link = "Sigmoid"
+    rowwise = True
 
     def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = checks.flag("from_logits", from_logits)

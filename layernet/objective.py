@@ -34,12 +34,16 @@ class Objective:
         loss: the loss as configured.
         computed: the loss actually computed: ``loss.on_logits()`` when fused, else ``loss``.
         fused: whether the model's last layer is folded into the loss.
+        rowwise: whether a batch's loss and gradients may be added up from blocks of its
+            rows: every layer it runs and the loss (as configured and as computed) are
+            :attr:`~layernet.Layer.rowwise`.
     """
 
     model: Sequential
     loss: Loss
     computed: Loss
     fused: bool
+    rowwise: bool
 
     @property
     def stop(self) -> int | None:
@@ -52,9 +56,12 @@ class Objective:
         outputs = self.model.forward(x, training=training, until=self.stop)
         return self.computed.forward(outputs, y), outputs
 
-    def backward(self) -> None:
-        """Add the gradients of the last :meth:`forward` into the parameters (no input gradient)."""
-        self.model.backward(self.computed.backward(), start=self.stop, input_gradient=False)
+    def backward(self, share: float = 1.0) -> None:
+        """Add the gradients of the last :meth:`forward` into the parameters (no input gradient),
+        times ``share``: the fraction of a larger batch's rows this forward saw, when that
+        batch's mean loss is added up block by block."""
+        grad = self.computed.backward()
+        self.model.backward(grad if share == 1 else grad * share, start=self.stop, input_gradient=False)
 
     def predicted_classes(self, outputs: Array) -> npt.NDArray[np.intp]:
         """The predicted class of each row of :meth:`forward`'s ``outputs``."""
@@ -76,7 +83,10 @@ def pair(model: Sequential, loss: Loss) -> Objective:
             its link layer, or a loss on logits after one that does.
     """
     fused = fusion(model.layers[-1], loss)
-    return Objective(model, loss, fused if fused is not None else loss, fused is not None)
+    computed = fused if fused is not None else loss
+    layers = model.layers[:-1] if fused is not None else model.layers
+    rowwise = loss.rowwise and computed.rowwise and all(layer.rowwise for layer in layers)
+    return Objective(model, loss, computed, fused is not None, rowwise)
 
 
 def fusion(last: Layer, loss: Loss) -> Loss | None:

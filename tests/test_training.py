@@ -30,6 +30,7 @@ from layernet.training import (
 )
 from layernet.errors import TrainingDivergedError
 from layernet.training.metrics import evaluate
+from layernet.training import trainer as trainer_module
 
 
 class Recorder(Callback):
@@ -93,20 +94,92 @@ def test_steps_per_epoch(batch_size: Any, steps_per_epoch: int) -> None:
     assert [b[4] for b in last_of_epoch] == pytest.approx(history["loss"])
 
 
-def test_full_batch_is_the_seeds_gradient_descent() -> None:
-    data = blobs()
-    trainer = make_trainer(optimizer="SGD", lr=0.5, epochs=3, batch_size="full")
-    trainer.fit(data)
-    model = small_model()
-    objective, sgd = ln.pair(model, ln.CrossEntropy()), ln.SGD(model.parameters(), lr=0.5)
-    x = data.batch(slice(None))
-    for _ in range(3):
+def one_piece_descent(model: ln.Sequential, data: Dataset, steps: int, lr: float) -> None:
+    """Full-batch gradient descent written out: the whole batch through the model at once."""
+    objective, sgd = ln.pair(model, ln.CrossEntropy()), ln.SGD(model.parameters(), lr=lr)
+    x = data.batch(slice(None), model.dtype)
+    for _ in range(steps):
         objective.forward(x, data.labels(), training=True)
         sgd.zero_grad()
         objective.backward()
         sgd.step()
+
+
+def test_full_batch_is_the_seeds_gradient_descent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One block (600 rows, blocks of up to 1000): the same steps, bit for bit.
+    monkeypatch.setattr(trainer_module, "BLOCK_ROWS", 1000)
+    data = blobs()
+    trainer = make_trainer(optimizer="SGD", lr=0.5, epochs=3, batch_size="full")
+    trainer.fit(data)
+    model = small_model()
+    one_piece_descent(model, data, 3, 0.5)
     for name, value in model.get_weights().items():
         assert np.array_equal(trainer.model.get_weights()[name], value)
+
+
+@pytest.mark.parametrize("block_rows", [100, 128, 599])
+def test_a_batch_in_row_blocks_takes_the_same_step(monkeypatch: pytest.MonkeyPatch, block_rows: int) -> None:
+    # 600 rows in blocks of at most block_rows (6, 5 and 2 blocks; unequal shares for 128
+    # and 599): the gradient, loss and accuracy of the whole batch, up to float64 rounding.
+    monkeypatch.setattr(trainer_module, "BLOCK_ROWS", block_rows)
+    data = blobs()
+    trainer = make_trainer(small_model(dtype=np.float64), optimizer="SGD", lr=0.5, epochs=3,
+                           batch_size="full")
+    history = trainer.fit(data)
+    model = small_model(dtype=np.float64)
+    one_piece_descent(model, data, 3, 0.5)
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(trainer.model.get_weights()[name], value, rtol=1e-12, atol=1e-14)
+    reference = make_trainer(small_model(dtype=np.float64), optimizer="SGD", lr=0.5, epochs=3,
+                             batch_size="full")
+    monkeypatch.setattr(trainer_module, "BLOCK_ROWS", 1000)
+    expected = reference.fit(data)
+    assert history["loss"] == pytest.approx(expected["loss"], rel=1e-12)
+    assert history["accuracy"] == expected["accuracy"]
+
+
+def test_a_layer_that_mixes_rows_keeps_its_batch_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # BatchNorm's training statistics span the batch: it is not rowwise, so the step runs
+    # in one piece however small the blocks, bit for bit the one-piece descent.
+    monkeypatch.setattr(trainer_module, "BLOCK_ROWS", 100)
+
+    def batch_norm_model() -> ln.Sequential:
+        return ln.Sequential([ln.Dense(8), ln.BatchNorm(), ln.ReLU(), ln.Dense(CLASSES), ln.Softmax()],
+                             input_shape=(FEATURES,), seed=3)
+
+    data = blobs()
+    trainer = make_trainer(batch_norm_model(), optimizer="SGD", lr=0.5, epochs=3, batch_size="full")
+    assert not trainer.objective.rowwise and not ln.BatchNorm.rowwise
+    trainer.fit(data)
+    model = batch_norm_model()
+    one_piece_descent(model, data, 3, 0.5)
+    for name, value in model.get_weights().items():
+        assert np.array_equal(trainer.model.get_weights()[name], value)
+
+
+def test_only_declared_rowwise_layers_and_losses_are_computed_in_blocks() -> None:
+    class Custom(ln.Layer):
+        def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+            return x
+
+        def backward(self, dY: np.ndarray) -> np.ndarray:
+            return dY
+
+    class RowwiseCustom(Custom):
+        rowwise = True
+
+    def objective(layer: ln.Layer, loss: ln.Loss) -> ln.Objective:
+        return ln.pair(ln.Sequential([ln.Dense(4), layer, ln.Dense(CLASSES), ln.Softmax()],
+                                     input_shape=(FEATURES,)), loss)
+
+    assert objective(ln.ReLU(), ln.CrossEntropy()).rowwise
+    assert not objective(Custom(), ln.CrossEntropy()).rowwise
+    assert objective(RowwiseCustom(), ln.CrossEntropy()).rowwise
+
+    class MeanOverBatch(ln.CrossEntropy):
+        rowwise = False
+
+    assert not objective(ln.ReLU(), MeanOverBatch()).rowwise
 
 
 def test_hooks_are_called_in_order_with_running_batch_logs() -> None:

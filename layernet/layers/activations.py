@@ -14,6 +14,8 @@ from .base import Layer, register_layer
 class _Activation(Layer):
     """An activation whose backward needs only its cached output ``Y`` (or input ``X``)."""
 
+    rowwise = True
+
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
         self._cache: Array | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,13 @@ class Layer:
     Args:
         name: an optional label shown in summaries.
     """
+
+    #: Whether each output row depends only on the same input row in training mode too
+    #: (true of every built-in layer but ``BatchNorm``). The Trainer then computes a batch
+    #: larger than :data:`layernet.training.trainer.BLOCK_ROWS` a block of rows at a time,
+    #: adding up the gradients: the same step, faster and in less memory. A custom layer
+    #: sets it to True when its rows never mix; left False, its batches run in one piece.
+    rowwise: ClassVar[bool] = False
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name

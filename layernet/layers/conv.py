@@ -59,6 +59,8 @@ class _Conv(Layer):
     spatial axes the user sees (1 or 2); arguments are normalised to pairs.
     """
 
+    rowwise = True
+
     _rank = 2
     weight: Parameter
     bias: Parameter | None

@@ -23,6 +23,8 @@ class Dropout(Layer):
     Shape: any; output shape equals input shape.
     """
 
+    rowwise = True
+
     def __init__(self, rate: float = 0.5, *, name: str | None = None) -> None:
         super().__init__(name=name)
         self.rate = checks.number("rate", rate, min=0.0, max=1.0, max_open=True)

@@ -26,6 +26,8 @@ from .conv import _as_config, _sizes
 class _Pool2D(Layer):
     """Shared geometry of the windowed pooling layers."""
 
+    rowwise = True
+
     def __init__(self, pool_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
                  padding: int | Sequence[int] = 0, *, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -264,6 +266,8 @@ class GlobalAvgPool2D(Layer):
         >>> GlobalAvgPool2D().build((32, 7, 7), rng=np.random.default_rng(0))
         (32,)
     """
+
+    rowwise = True
 
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)

@@ -17,6 +17,8 @@ class Flatten(Layer):
     Lets ``(batch, 28, 28)`` images feed a Dense layer.
     """
 
+    rowwise = True
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (math.prod(input_shape),)
 
@@ -34,6 +36,8 @@ class Reshape(Layer):
     Args:
         shape: the target shape without the batch axis; same number of elements.
     """
+
+    rowwise = True
 
     def __init__(self, shape: list[int] | tuple[int, ...], *, name: str | None = None) -> None:
         super().__init__(name=name)
