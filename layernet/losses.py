@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from . import checks
 from .errors import DataError
-from .ops import sigmoid, softmax, softplus_of_negative_abs
+from .ops import sigmoid, softmax, softmax_terms, softplus_of_negative_abs
 from .registry import Configured, Registry
 from .typing import Array
 
@@ -181,24 +181,21 @@ class CrossEntropy(Loss):
 
 
 def _softmax_terms(logits: Array) -> tuple[Array, Array]:
-    """``(P, log Σ exp(Z − max Z) + max Z)``: the softmax ``(batch, k)`` and each row's
-    log-sum-exp ``(batch, 1)``, from one exponential."""
-    shift = logits.max(axis=1, keepdims=True)
-    probs: Array = logits - shift
-    np.exp(probs, out=probs)
-    total = probs.sum(axis=1, keepdims=True)
-    probs /= total
+    """``(P, log Σ exp(Z − max Z) + max Z)``: the softmax ``(batch, k)`` (either layout) and
+    each row's log-sum-exp ``(batch,)``, from one exponential (:func:`layernet.ops.softmax_terms`)."""
+    probs, shift, total = softmax_terms(logits)
     logsumexp: Array = np.log(total) + shift
     return probs, logsumexp
 
 
 def _labelled_cross_entropy(logits: Array, labels: npt.NDArray[Any]) -> tuple[np.floating[Any], Array]:
-    """Summed loss and ``m·dL/dZ = P − T`` for integer ``labels`` ``(batch,)``, by indexing
-    (no one-hot matrix): row ``i`` loses ``logsumexp(Z_i) − Z_i,y``."""
+    """Summed loss and ``m·dL/dZ = P − T`` ``(batch, k)``, row-major, for integer ``labels``
+    ``(batch,)``, by indexing (no one-hot matrix): row ``i`` loses ``logsumexp(Z_i) − Z_i,y``."""
     labels = check_labels(labels, logits.shape[1])
     rows = np.arange(labels.shape[0])
-    grad, logsumexp = _softmax_terms(logits)
-    loss: np.floating[Any] = np.sum(logsumexp[:, 0] - logits[rows, labels])
+    probs, logsumexp = _softmax_terms(logits)
+    loss: np.floating[Any] = np.sum(logsumexp - logits[rows, labels])
+    grad = np.ascontiguousarray(probs)
     grad[rows, labels] -= 1
     return loss, grad
 
@@ -206,8 +203,8 @@ def _labelled_cross_entropy(logits: Array, labels: npt.NDArray[Any]) -> tuple[np
 def _dense_cross_entropy(logits: Array, targets: Array) -> tuple[np.floating[Any], Array]:
     """Summed loss and ``m·dL/dZ = P · ΣT − T`` for target rows ``targets`` ``(batch, classes)``."""
     probs, logsumexp = _softmax_terms(logits)
-    loss: np.floating[Any] = np.sum(targets * (logsumexp - logits))
-    grad: Array = probs * targets.sum(axis=1, keepdims=True) - targets
+    loss: np.floating[Any] = np.sum(targets * (logsumexp[:, None] - logits))
+    grad: Array = np.ascontiguousarray(probs * targets.sum(axis=1, keepdims=True) - targets)
     return loss, grad
 
 

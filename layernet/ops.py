@@ -14,12 +14,41 @@ from .typing import Array
 def softmax(x: Array) -> Array:
     """Row-wise softmax over the last axis, stable for any finite input. ``(..., k) -> (..., k)``.
 
-    ``exp(x − max x) / Σ exp(x − max x)``, computed in one new array.
+    ``exp(x − max x) / Σ exp(x − max x)``, computed in one new array (see :func:`softmax_terms`
+    for a ``(batch, k)`` input).
     """
+    if x.ndim == 2:
+        return np.ascontiguousarray(softmax_terms(x)[0])
     y: Array = x - x.max(axis=-1, keepdims=True)
     np.exp(y, out=y)
     y /= y.sum(axis=-1, keepdims=True)
     return y
+
+
+#: Up to this many classes, :func:`softmax_terms` works class-major.
+FEW_CLASSES = 16
+
+
+def softmax_terms(x: Array) -> tuple[Array, Array, Array]:
+    """``(P, m, s)`` for rows ``x`` ``(batch, k)``: the softmax ``P`` ``(batch, k)``, each row's
+    maximum ``m`` ``(batch,)`` and ``s = Σ exp(x − m)`` ``(batch,)``, from one exponential
+    (``log s + m`` is the row's log-sum-exp).
+
+    With at most :data:`FEW_CLASSES` classes the work runs on a copy of ``xᵀ`` ``(k, batch)``,
+    where each row's maximum and sum run over contiguous memory: numpy reduces a ``(1024, 10)``
+    array along its short axis 2.5× slower (softmax 86 against 35 µs). ``P`` is then that
+    copy's transposed view (column-major); with more classes the class-major form is slower
+    (3× at 64) and ``P`` is row-major.
+    """
+    class_major = x.shape[1] <= FEW_CLASSES
+    axis = 0 if class_major else 1
+    work: Array = x.T.copy() if class_major else x.copy()
+    shift = work.max(axis=axis, keepdims=True)
+    work -= shift
+    np.exp(work, out=work)
+    total = work.sum(axis=axis, keepdims=True)
+    work /= total
+    return (work.T if class_major else work), shift.ravel(), total.ravel()
 
 
 def log_softmax(x: Array) -> Array:

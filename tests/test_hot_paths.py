@@ -170,3 +170,20 @@ def test_weight_gradient_products_add_xT_dy(rows: int, inner: int, columns: int)
     out = start.copy()
     ops.add_matmul_tn(out, x, dy)
     np.testing.assert_allclose(out, start + x.T @ dy, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("classes", [1, 10, ops.FEW_CLASSES, ops.FEW_CLASSES + 1, 300])
+def test_softmax_terms_equal_the_formula_in_either_layout(classes: int) -> None:
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((37, classes)) * 30
+    probs, shift, total = ops.softmax_terms(x)
+    exact = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probs, exact / exact.sum(axis=1, keepdims=True), rtol=1e-14, atol=1e-300)
+    np.testing.assert_array_equal(shift, x.max(axis=1))
+    np.testing.assert_allclose(np.log(total) + shift, np.log(np.exp(x).sum(axis=1)), rtol=1e-13)
+    assert probs.flags.f_contiguous if classes <= ops.FEW_CLASSES else probs.flags.c_contiguous
+    softmax = ops.softmax(x)
+    assert softmax.flags.c_contiguous and np.array_equal(softmax, probs)
+    loss = ln.CrossEntropy(from_logits=True)
+    loss.forward(x, rng.integers(0, classes, 37))
+    assert loss.backward().flags.c_contiguous      # the gradient stays row-major
