@@ -47,7 +47,8 @@ class Loss(Configured):
     from_logits: bool = False
     #: Whether the loss is the mean over rows of a term of each row alone (true of every
     #: built-in loss), so a batch's loss and gradient may be added up from blocks of rows
-    #: (see :attr:`layernet.Layer.rowwise`).
+    #: (see :attr:`layernet.Layer.rowwise`). Subclasses inherit it: a subclass of a built-in
+    #: loss that is not such a mean sets it False.
     rowwise: ClassVar[bool] = False
 
     def on_logits(self) -> Loss | None:

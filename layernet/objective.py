@@ -43,7 +43,7 @@ class Objective:
     loss: Loss
     computed: Loss
     fused: bool
-    rowwise: bool
+    rowwise: bool = False
 
     @property
     def stop(self) -> int | None:

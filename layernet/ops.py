@@ -14,8 +14,8 @@ from .typing import Array
 def softmax(x: Array) -> Array:
     """Row-wise softmax over the last axis, stable for any finite input. ``(..., k) -> (..., k)``.
 
-    ``exp(x − max x) / Σ exp(x − max x)``, computed in one new array (see :func:`softmax_terms`
-    for a ``(batch, k)`` input).
+    ``exp(x − max x) / Σ exp(x − max x)`` in a new array; a ``(batch, k)`` input with few
+    classes is worked on in a class-major copy first (:func:`softmax_terms`).
     """
     if x.ndim == 2:
         return np.ascontiguousarray(softmax_terms(x)[0])

@@ -20,6 +20,7 @@ from layernet import ops
 from layernet.data import Dataset
 from layernet.losses import one_hot
 from layernet.model import Preprocessing
+from layernet import optimizers
 from layernet.optimizers import get_optimizer
 from layernet.training.trainer import fitted_preprocessing
 
@@ -152,7 +153,7 @@ def test_row_blocked_products_equal_one_product(monkeypatch: pytest.MonkeyPatch,
     rng = np.random.default_rng(8)
     x = rng.standard_normal((rows, inner)).astype(np.float32)
     w = rng.standard_normal((inner, columns)).astype(np.float32)
-    monkeypatch.setattr(ops.np, "matmul", counting)
+    monkeypatch.setattr(np, "matmul", counting)
     product = ops.matmul(x, w)
     monkeypatch.undo()
     assert len(calls) == (blocks if blocks > 1 else 0)
@@ -187,3 +188,20 @@ def test_softmax_terms_equal_the_formula_in_either_layout(classes: int) -> None:
     loss = ln.CrossEntropy(from_logits=True)
     loss.forward(x, rng.integers(0, classes, 37))
     assert loss.backward().flags.c_contiguous      # the gradient stays row-major
+
+
+def test_adam_in_chunks_equals_adam_in_one_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The update is element-wise, so chunking it (CHUNK elements at a time) changes no bit.
+    def trained(chunk: int) -> dict[str, np.ndarray]:
+        monkeypatch.setattr(optimizers, "CHUNK", chunk)
+        model = _model()
+        optimizer = get_optimizer({"type": "Adam", "amsgrad": True}, model.parameters())
+        rng = np.random.default_rng(11)
+        for _ in range(3):
+            for p in model.parameters():
+                p.grad[...] = rng.standard_normal(p.grad.shape)
+            optimizer.step()
+        return model.get_weights()
+
+    chunked, whole = trained(1000), trained(1 << 30)
+    assert all(np.array_equal(chunked[name], value) for name, value in whole.items())

@@ -119,8 +119,9 @@ def test_full_batch_is_the_seeds_gradient_descent(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize("block_rows", [100, 128, 599])
 def test_a_batch_in_row_blocks_takes_the_same_step(monkeypatch: pytest.MonkeyPatch, block_rows: int) -> None:
-    # 600 rows in blocks of at most block_rows (6, 5 and 2 blocks; unequal shares for 128
-    # and 599): the gradient, loss and accuracy of the whole batch, up to float64 rounding.
+    # 600 rows in blocks of block_rows: 6 equal blocks; 4 of 128 and one of 88; 599 and 1.
+    # Each block's gradient must be weighted by its share of the rows, not by 1/blocks:
+    # the gradient, loss and accuracy of the whole batch, up to float64 rounding.
     monkeypatch.setattr(trainer_module, "BLOCK_ROWS", block_rows)
     data = blobs()
     trainer = make_trainer(small_model(dtype=np.float64), optimizer="SGD", lr=0.5, epochs=3,

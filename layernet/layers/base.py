@@ -40,6 +40,7 @@ class Layer:
     #: larger than :data:`layernet.training.trainer.BLOCK_ROWS` a block of rows at a time,
     #: adding up the gradients: the same step, faster and in less memory. A custom layer
     #: sets it to True when its rows never mix; left False, its batches run in one piece.
+    #: Subclasses inherit it: a subclass of a built-in layer that mixes rows sets it False.
     rowwise: ClassVar[bool] = False
 
     def __init__(self, *, name: str | None = None) -> None:
