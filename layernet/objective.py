@@ -12,6 +12,7 @@ after a model that already applies the link (a double softmax).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,16 +35,20 @@ class Objective:
         loss: the loss as configured.
         computed: the loss actually computed: ``loss.on_logits()`` when fused, else ``loss``.
         fused: whether the model's last layer is folded into the loss.
-        rowwise: whether a batch's loss and gradients may be added up from blocks of its
-            rows: every layer it runs and the loss (as configured and as computed) are
-            :attr:`~layernet.Layer.rowwise`.
     """
 
     model: Sequential
     loss: Loss
     computed: Loss
     fused: bool
-    rowwise: bool = False
+
+    @cached_property
+    def rowwise(self) -> bool:
+        """Whether a batch's loss and gradients may be added up from blocks of its rows: every
+        layer the forward pass runs and the loss (as configured and as computed) are
+        :attr:`~layernet.Layer.rowwise`."""
+        layers = self.model.layers[:self.stop]
+        return self.loss.rowwise and self.computed.rowwise and all(layer.rowwise for layer in layers)
 
     @property
     def stop(self) -> int | None:
@@ -83,10 +88,7 @@ def pair(model: Sequential, loss: Loss) -> Objective:
             its link layer, or a loss on logits after one that does.
     """
     fused = fusion(model.layers[-1], loss)
-    computed = fused if fused is not None else loss
-    layers = model.layers[:-1] if fused is not None else model.layers
-    rowwise = loss.rowwise and computed.rowwise and all(layer.rowwise for layer in layers)
-    return Objective(model, loss, computed, fused is not None, rowwise)
+    return Objective(model, loss, fused if fused is not None else loss, fused is not None)
 
 
 def fusion(last: Layer, loss: Loss) -> Loss | None:
