@@ -390,3 +390,18 @@ def test_many_classes_are_evaluated_without_a_classes_squared_matrix() -> None:
     assert result.to_dict()["confusion"] is None
     with pytest.raises(ModelSizeError, match="5,000 classes"):
         result.confusion
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("batch_size", [32, "full"])
+def test_non_finite_inputs_are_named_as_such_not_as_a_learning_rate(bad: float, batch_size: Any) -> None:
+    data = blobs()
+    x = data.x.astype(np.float32) / 255
+    x[7, 3] = bad
+    with pytest.raises(ln.DataError, match=r"training inputs hold NaN or infinite values \(epoch 1 "
+                                           r"batch 1: 1 of them\)"):
+        fit(small_model(), x, data.y, batch_size=batch_size, shuffle=False, epochs=1, verbose=0)
+    # finite inputs that overflow are still a divergence with the learning-rate hint
+    with pytest.raises(TrainingDivergedError, match="lower the learning rate"):
+        fit(small_model(), data.x.astype(np.float32) * 1e30, data.y, batch_size="full", optimizer="SGD",
+            lr=0.1, epochs=3, verbose=0)

@@ -144,8 +144,9 @@ class Trainer:
 
         Raises:
             DataError: data that is neither a Dataset nor arrays, missing labels, rows
-                that do not fit the model, labels out of range, or a split that leaves no rows.
-            TrainingDivergedError: the loss became nan or infinite.
+                that do not fit the model, labels out of range, a split that leaves no rows,
+                or inputs holding NaN or infinite values (found when the loss becomes NaN).
+            TrainingDivergedError: the loss became nan or infinite on finite inputs.
         """
         if isinstance(y, Dataset):
             if validation_data is not None:
@@ -233,6 +234,11 @@ class Trainer:
         self.optimizer.zero_grad()
         loss, correct = self._gradients(x, y)
         if not math.isfinite(loss):
+            where = f"epoch {logs.epoch} batch {logs.batch + 1}"
+            if not np.isfinite(x).all():     # checked only here, off the hot path
+                raise DataError(f"the training inputs hold NaN or infinite values ({where}: "
+                                f"{x.size - int(np.count_nonzero(np.isfinite(x)))} of them); remove "
+                                f"or impute them before training")
             raise TrainingDivergedError(
                 f"loss became {loss} at epoch {logs.epoch} batch {logs.batch + 1}; lower the "
                 f"learning rate (now {self.optimizer.lr:g})")
