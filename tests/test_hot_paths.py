@@ -22,6 +22,7 @@ from layernet.losses import one_hot
 from layernet.model import Preprocessing
 from layernet import optimizers
 from layernet.optimizers import get_optimizer
+from layernet.training import trainer as trainer_module
 from layernet.training.trainer import fitted_preprocessing
 
 
@@ -91,16 +92,26 @@ def test_forward_outputs_stay_valid_after_the_next_forward() -> None:
     np.testing.assert_array_equal(first, kept)
 
 
-@pytest.mark.parametrize("kind", ["uint8", "float32 with NaN"])
+@pytest.mark.parametrize("kind", ["uint8", "uint8 bounds in the last row", "uint8 inside its bounds",
+                                  "int16", "float32 with NaN"])
 @pytest.mark.parametrize("shift, scale", [(0.0, 1 / 255), (3.0, -0.7), (0.0, 1.0), ("mean", "std")])
-def test_preprocessing_range_from_extremes_equals_the_full_computation(kind: str, shift: Any,
-                                                                       scale: Any) -> None:
-    samples: Any = np.random.default_rng(4).integers(0, 256, (500, 12), dtype=np.uint8)
-    if kind != "uint8":
-        samples = np.random.default_rng(5).standard_normal((500, 12)).astype(np.float32)
+def test_preprocessing_range_from_extremes_equals_the_full_computation(
+        monkeypatch: pytest.MonkeyPatch, kind: str, shift: Any, scale: Any) -> None:
+    monkeypatch.setattr(trainer_module, "EXTREMES_CHUNK_ROWS", 64)      # 8 chunks of 500 rows
+    rng = np.random.default_rng(4)
+    samples: Any = rng.integers(0, 256, (500, 12), dtype=np.uint8)
+    if kind == "uint8 bounds in the last row":
+        samples = rng.integers(1, 255, (500, 12), dtype=np.uint8)
+        samples[-1, 3], samples[-1, 9] = 0, 255
+    elif kind == "uint8 inside its bounds":
+        samples = rng.integers(7, 200, (500, 12), dtype=np.uint8)
+    elif kind == "int16":
+        samples = rng.integers(-3000, 4000, (500, 12), dtype=np.int16)
+    elif kind != "uint8":
+        samples = rng.standard_normal((500, 12)).astype(np.float32)
         samples[3, 4] = samples[:, 7] = np.nan
     if shift == "mean":
-        finite = np.nan_to_num(samples)
+        finite = np.nan_to_num(samples.astype(np.float64))
         shift, scale = finite.mean(axis=0), 1 / (finite.std(axis=0) + 1e-3)
     fast = fitted_preprocessing(Dataset(samples, None, scale=scale, shift=shift))
     with np.errstate(invalid="ignore"):

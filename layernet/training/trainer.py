@@ -292,19 +292,44 @@ class Trainer:
 
 
 def fitted_preprocessing(train: Dataset) -> Preprocessing:
-    """:meth:`Preprocessing.fitted` of ``train``, read from the per-position minima and maxima
-    of the samples (a uint8 MNIST training set: 7 ms instead of 150-400 ms per ``fit``).
+    """:meth:`Preprocessing.fitted` of ``train``, read from the extremes of the samples rather
+    than from every normalised value.
 
     The normalisation ``(x − shift) · scale`` is applied element by element with one shift and
     scale per sample position, and rounding keeps it monotonic, so the extremes of the
     normalised data are the normalised extremes of each position: the same range, bit for bit
-    (NaNs are skipped by both, as ``np.nanmin`` skips them).
+    (NaNs are skipped by both, as ``np.nanmin`` skips them). With one shift and scale for every
+    position, integer samples need only their overall extremes (:func:`integer_extremes`).
     """
     x = train.x
     if len(x) == 0:
         return Preprocessing.fitted(x, train.shift, train.scale)
+    if x.dtype.kind in "iu" and np.ndim(train.shift) == 0 and np.ndim(train.scale) == 0:
+        return Preprocessing.fitted(integer_extremes(x), train.shift, train.scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)     # an all-NaN position: NaN, skipped below
         extremes = np.stack([np.nanmin(x, axis=0), np.nanmax(x, axis=0)]) if x.dtype.kind == "f" \
             else np.stack([x.min(axis=0), x.max(axis=0)])
     return Preprocessing.fitted(extremes, train.shift, train.scale)
+
+
+#: Rows per chunk :func:`integer_extremes` scans.
+EXTREMES_CHUNK_ROWS = 4096
+
+
+def integer_extremes(x: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.integer[Any]]:
+    """``[[min], [max]]`` of the integer samples ``x`` ``(n, ...)``, in their dtype.
+
+    Scans :data:`EXTREMES_CHUNK_ROWS` rows at a time and stops once the extremes reach the
+    dtype's own bounds, which no later value can pass: MNIST's first chunk holds 0 and 255,
+    so a ``fit`` call reads 3 MB instead of 47 MB (0.4 ms instead of 6.8 ms; the benchmark
+    and epoch-by-epoch loops call ``fit`` once per epoch).
+    """
+    bounds = np.iinfo(x.dtype)
+    low, high = bounds.max, bounds.min
+    for start in range(0, len(x), EXTREMES_CHUNK_ROWS):
+        chunk = x[start:start + EXTREMES_CHUNK_ROWS]
+        low, high = min(low, int(chunk.min())), max(high, int(chunk.max()))
+        if low == bounds.min and high == bounds.max:
+            break
+    return np.array([[low], [high]], dtype=x.dtype)
