@@ -102,18 +102,26 @@ def matmul(x: Array, w: Array) -> Array:
 
 
 #: Below this many columns of ``dy`` (and from :data:`TALL_PRODUCT` elements of ``x`` up),
-#: :func:`add_matmul_tn` computes ``xᵀ · dy`` as ``(dyᵀ · x)ᵀ``: OpenBLAS's kernels are slow on
+#: :func:`matmul_tn` computes ``xᵀ · dy`` as ``(dyᵀ · x)ᵀ``: OpenBLAS's kernels are slow on
 #: a product only ten columns wide. For 784 × 10 weights that takes 0.74× the time at 60,000
 #: rows and 0.86× at 256 rows; at 16 columns or more, or on small ``x``, it is slower.
 NARROW_COLUMNS = 16
 TALL_PRODUCT = 100_000
 
 
-def add_matmul_tn(out: Array, x: Array, dy: Array) -> None:
-    """``out += xᵀ · dy`` for ``x`` ``(rows, inner)``, ``dy`` ``(rows, columns)`` and ``out``
-    ``(inner, columns)``: a weight gradient. Narrow, tall products are computed transposed
-    (see :data:`NARROW_COLUMNS`); the sum is the same, up to rounding."""
+def matmul_tn(out: Array, x: Array, dy: Array, *, add: bool) -> None:
+    """``out += xᵀ · dy`` (``add``) or ``out = xᵀ · dy`` for ``x`` ``(rows, inner)``, ``dy``
+    ``(rows, columns)`` and ``out`` ``(inner, columns)``: a weight gradient. Narrow, tall
+    products are computed transposed (see :data:`NARROW_COLUMNS`); the sum is the same, up to
+    rounding. Overwriting writes the product straight into ``out`` (no temporary): for a
+    784 × 256 gradient of 32 rows 159 µs against 184 µs for adding."""
     if dy.shape[1] < NARROW_COLUMNS and x.size >= TALL_PRODUCT:
-        out.T[...] += dy.T @ x
-    else:
+        product = dy.T @ x
+        if add:
+            out.T[...] += product
+        else:
+            out.T[...] = product
+    elif add:
         out += x.T @ dy
+    else:
+        np.matmul(x.T, dy, out=out)

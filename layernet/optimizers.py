@@ -58,13 +58,16 @@ class Optimizer(Configured):
         return sum(value.size for value, _ in self._groups)
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero."""
-        for _, grad in self._groups:
-            grad[...] = 0
+        """Make every parameter's gradient zero (the zeros are deferred: see
+        :class:`~layernet.parameter.Parameter`)."""
+        for parameter in self.params:
+            parameter.zero_grad()
 
     def step(self) -> None:
         """Update every parameter from its ``grad`` (one optimisation step)."""
         self.steps += 1
+        for parameter in self.params:
+            parameter.write_deferred_zeros()
         if not self._work:
             self._work = [Work(value) for value, _ in self._groups]
         for (value, grad), state, work in zip(self._groups, self._state, self._work):

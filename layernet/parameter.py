@@ -46,8 +46,11 @@ class Parameter:
     """A trainable array ``value`` and the gradient ``grad`` accumulated into it.
 
     ``value`` and ``grad`` always have the same shape and dtype and are C-contiguous.
-    Layers *add* into ``grad`` during ``backward``; optimisers read it and
-    ``zero_grad`` clears it in place (so views into a buffer stay valid).
+    Layers *add* into ``grad`` during ``backward``; optimisers read it. :meth:`zero_grad`
+    defers its zeros, as PyTorch's ``zero_grad(set_to_none=True)`` does: they are written
+    when ``grad`` is next read, unless a layer first writes a whole contribution through
+    :meth:`grad_to_fill`, which then overwrites ``grad`` instead of adding to it. A training
+    step thus skips one pass over the gradients and one over each layer's weight gradient.
 
     Args:
         value: the initial array; used as is when it is a C-contiguous float
@@ -58,16 +61,28 @@ class Parameter:
         buffer: the :class:`ParameterBuffer` holding ``value`` and ``grad``, or None.
     """
 
-    __slots__ = ("value", "grad", "name", "buffer")
+    __slots__ = ("value", "_grad", "_zero_pending", "name", "buffer")
 
     def __init__(self, value: npt.ArrayLike, name: str = "") -> None:
         array = np.ascontiguousarray(value)
         if array.dtype.kind != "f":
             raise InvalidArgument("value", array.dtype, "a float array", "e.g. np.zeros(3, np.float32)")
         self.value: Array = array
-        self.grad: Array = np.zeros_like(array)
+        self._grad: Array = np.zeros_like(array)
+        self._zero_pending = False
         self.name = name
         self.buffer: ParameterBuffer | None = None
+
+    @property
+    def grad(self) -> Array:
+        """The gradient, shaped like ``value`` (zeros deferred by :meth:`zero_grad` written first)."""
+        self.write_deferred_zeros()
+        return self._grad
+
+    @grad.setter
+    def grad(self, array: Array) -> None:
+        self._grad = array
+        self._zero_pending = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -80,8 +95,36 @@ class Parameter:
         return int(self.value.size)
 
     def zero_grad(self) -> None:
-        """Set ``grad`` to zero in place."""
-        self.grad[...] = 0
+        """Make ``grad`` zero: the zeros are written when it is next read (see the class docstring)."""
+        self._zero_pending = True
+
+    def write_deferred_zeros(self) -> None:
+        """Write the zeros :meth:`zero_grad` deferred, for code reading ``grad`` through other views
+        of its memory (an optimiser's flat arrays, :attr:`ParameterBuffer.grads`)."""
+        if self._zero_pending:
+            self._grad.fill(0)
+            self._zero_pending = False
+
+    def grad_to_fill(self) -> tuple[Array, bool]:
+        """``(grad, add)`` for a layer about to write one whole gradient contribution.
+
+        ``add`` is False when ``grad`` holds nothing since :meth:`zero_grad`: the caller must
+        then overwrite every element (``np.matmul(xᵀ, dy, out=grad)``); otherwise it adds
+        into ``grad``. Either way ``grad`` counts as written afterwards.
+        """
+        add = not self._zero_pending
+        self._zero_pending = False
+        return self._grad, add
+
+    def accumulate(self, contribution: Array, shape: tuple[int, ...] | None = None) -> None:
+        """Add ``contribution`` into ``grad``, viewed as ``shape`` when given (a reshape of the
+        contiguous ``grad``, never a copy; e.g. a convolution's ``(filters, inputs)``)."""
+        grad, add = self.grad_to_fill()
+        target = grad if shape is None else grad.reshape(shape)
+        if add:
+            np.add(target, contribution, out=target)
+        else:
+            np.copyto(target, contribution)
 
     def flat(self) -> tuple[Array, Array]:
         """``(value, grad)`` as 1-D views (never copies).
@@ -115,7 +158,6 @@ class ParameterBuffer:
     Attributes:
         parameters: the packed parameters, in order.
         values: the flat value array.
-        grads: the flat gradient array.
     """
 
     def __init__(self, parameters: Iterable[Parameter]) -> None:
@@ -126,13 +168,13 @@ class ParameterBuffer:
         dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
         total = sum(p.size for p in self.parameters)
         self.values: Array = np.empty(total, dtype=dtype)
-        self.grads: Array = np.zeros(total, dtype=dtype)
+        self._grads: Array = np.zeros(total, dtype=dtype)
         offset = 0
         for p in self.parameters:
             end = offset + p.size
             self.values[offset:end] = p.value.reshape(-1)
             p.value = self.values[offset:end].reshape(p.shape)
-            p.grad = self.grads[offset:end].reshape(p.shape)
+            p.grad = self._grads[offset:end].reshape(p.shape)
             p.buffer = self
             offset = end
 
@@ -141,9 +183,17 @@ class ParameterBuffer:
         """The number of scalars in the buffer."""
         return int(self.values.size)
 
+    @property
+    def grads(self) -> Array:
+        """The flat gradient array (zeros deferred by :meth:`zero_grad` written first)."""
+        for parameter in self.parameters:
+            parameter.write_deferred_zeros()
+        return self._grads
+
     def zero_grad(self) -> None:
-        """Set every gradient to zero (one operation)."""
-        self.grads[...] = 0
+        """Make every gradient zero (deferred: see :class:`Parameter`)."""
+        for parameter in self.parameters:
+            parameter.zero_grad()
 
     def __len__(self) -> int:
         return len(self.parameters)

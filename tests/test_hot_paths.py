@@ -173,15 +173,17 @@ def test_row_blocked_products_equal_one_product(monkeypatch: pytest.MonkeyPatch,
     np.testing.assert_allclose(product, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("add", [True, False])
 @pytest.mark.parametrize("rows, inner, columns", [(512, 784, 10), (128, 784, 10), (32, 128, 10),
                                                   (128, 784, 256)])
-def test_weight_gradient_products_add_xT_dy(rows: int, inner: int, columns: int) -> None:
+def test_weight_gradient_products_add_or_write_xT_dy(rows: int, inner: int, columns: int,
+                                                     add: bool) -> None:
     rng = np.random.default_rng(9)
     x, dy = rng.standard_normal((rows, inner)), rng.standard_normal((rows, columns))
     start = rng.standard_normal((inner, columns))
     out = start.copy()
-    ops.add_matmul_tn(out, x, dy)
-    np.testing.assert_allclose(out, start + x.T @ dy, rtol=1e-12, atol=1e-12)
+    ops.matmul_tn(out, x, dy, add=add)
+    np.testing.assert_allclose(out, (start if add else 0) + x.T @ dy, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("classes", [1, 10, ops.FEW_CLASSES, ops.FEW_CLASSES + 1, 300])

@@ -266,3 +266,33 @@ def test_zero_grad_clears_every_gradient() -> None:
     assert any(p.grad.any() for p in model.parameters())
     model.zero_grad()
     assert not any(p.grad.any() for p in model.parameters())
+    assert not model.buffer.grads.any()
+
+
+@pytest.mark.parametrize("spec", [
+    {"type": "Dense", "units": 3},
+    {"type": "Conv2D", "filters": 2, "kernel_size": 3, "padding": "same"},
+    {"type": "BatchNorm"},
+])
+def test_backward_after_zero_grad_overwrites_stale_gradients(spec: dict[str, Any]) -> None:
+    """zero_grad defers its zeros: the first backward then writes each weight gradient whole
+    (no zeroing pass, no temporary to add), and a second backward adds to it."""
+    shape = (2, 5, 5) if spec["type"] == "Conv2D" else (6,)
+    model = ln.Sequential([layer_from_config(spec)], input_shape=shape, dtype=np.float64, seed=1)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, *shape))
+    dy = rng.standard_normal(model.forward(x, training=True).shape)
+    model.zero_grad()
+    model.backward(dy)
+    clean = {p.name: p.grad.copy() for p in model.parameters()}
+    for p in model.parameters():
+        p.grad[...] = rng.standard_normal(p.shape) * 1e3     # stale values from an earlier step
+    model.zero_grad()
+    assert model.parameters()[0].grad_to_fill()[1] is False
+    model.zero_grad()
+    model.backward(dy)
+    for p in model.parameters():
+        np.testing.assert_array_equal(p.grad, clean[p.name])
+    model.backward(dy)
+    for p in model.parameters():
+        np.testing.assert_allclose(p.grad, 2 * clean[p.name], rtol=1e-13)

@@ -243,6 +243,22 @@ def test_zero_grad_clears_the_models_gradients() -> None:
     assert all(not p.grad.any() for p in model.parameters())
 
 
+@pytest.mark.parametrize("spec", OPTIMIZER_SPECS)
+def test_a_step_after_zero_grad_alone_sees_zero_gradients(spec: dict[str, Any]) -> None:
+    """zero_grad defers its zeros; step writes them before reading the flat gradient array."""
+    deferred, eager = _model(), _model()
+    optimizers = [get_optimizer(spec, m.parameters()) for m in (deferred, eager)]
+    _grads(deferred, 0)
+    optimizers[0].zero_grad()                  # the stale values stay in memory until needed
+    for p in eager.parameters():
+        p.grad[...] = 0
+    for optimizer in optimizers:
+        optimizer.step()
+    for p, q in zip(deferred.parameters(), eager.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+        assert not p.grad.any()
+
+
 # -- state --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spec", OPTIMIZER_SPECS)

@@ -252,10 +252,9 @@ class _Conv(Layer):
                 col2im_rows(dx, product, rows_p, self._pads_used, self._kernel2,
                             self._stride2, self._dilation2, self._out_size)
         assert grads is not None
-        weight_grad = self.weight.grad.reshape(self.filters, rows)   # a view: grad is contiguous
-        weight_grad += grads[:rows].T
+        self.weight.accumulate(grads[:rows].T, shape=(self.filters, rows))
         if self.bias is not None:
-            self.bias.grad += grads[rows]
+            self.bias.accumulate(grads[rows])
 
     def clear_cache(self) -> None:
         self._xp = None

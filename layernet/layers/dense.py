@@ -89,9 +89,10 @@ class Dense(Layer):
     def backward_parameters(self, dY: Array) -> None:
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
-        ops.add_matmul_tn(self.weight.grad, self._x, dY)
+        grad, add = self.weight.grad_to_fill()
+        ops.matmul_tn(grad, self._x, dY, add=add)
         if self.bias is not None:
-            self.bias.grad += dY.sum(axis=0)
+            self.bias.accumulate(dY.sum(axis=0))
 
     def clear_cache(self) -> None:
         self._x = None

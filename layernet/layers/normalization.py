@@ -122,8 +122,8 @@ class BatchNorm(Layer):
         axes = self._axes(dY)
         dbeta = dY.sum(axis=axes)
         dgamma = (dY * self._xhat).sum(axis=axes)
-        self.bias.grad += dbeta
-        self.weight.grad += dgamma
+        self.bias.accumulate(dbeta)
+        self.weight.accumulate(dgamma)
         return self._xhat, dbeta, dgamma
 
     def backward_parameters(self, dY: Array) -> None:
