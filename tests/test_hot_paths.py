@@ -2,8 +2,8 @@
 
 No parameter-sized temporaries in an optimiser step, the integer-label cross-entropy
 equal to the one-hot form, batches converted without touching the stored data,
-forward outputs a caller may keep, the preprocessing range of integer data read from
-per-position extremes equal to the full computation, and the fast layer paths equal
+forward outputs a caller may keep, the preprocessing range read from the samples'
+extremes equal to the full computation, and the fast layer paths equal
 to their plain formulas.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tracemalloc
 from typing import Any
+import warnings
 
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ def test_forward_outputs_stay_valid_after_the_next_forward() -> None:
 
 
 @pytest.mark.parametrize("kind", ["uint8", "uint8 bounds in the last row", "uint8 inside its bounds",
-                                  "int16", "float32 with NaN"])
+                                  "int16", "float32", "float32 with NaN", "float64 all NaN"])
 @pytest.mark.parametrize("shift, scale", [(0.0, 1 / 255), (3.0, -0.7), (0.0, 1.0), ("mean", "std")])
 def test_preprocessing_range_from_extremes_equals_the_full_computation(
         monkeypatch: pytest.MonkeyPatch, kind: str, shift: Any, scale: Any) -> None:
@@ -107,16 +108,22 @@ def test_preprocessing_range_from_extremes_equals_the_full_computation(
         samples = rng.integers(7, 200, (500, 12), dtype=np.uint8)
     elif kind == "int16":
         samples = rng.integers(-3000, 4000, (500, 12), dtype=np.int16)
-    elif kind != "uint8":
-        samples = rng.standard_normal((500, 12)).astype(np.float32)
-        samples[3, 4] = samples[:, 7] = np.nan
+    elif kind.startswith("float"):
+        samples = rng.standard_normal((500, 12)).astype(kind.split()[0])
+        if kind.endswith("NaN"):
+            samples[3, 4] = samples[:, 7] = np.nan
+        if kind.endswith("all NaN"):
+            samples[...] = np.nan
     if shift == "mean":
         finite = np.nan_to_num(samples.astype(np.float64))
         shift, scale = finite.mean(axis=0), 1 / (finite.std(axis=0) + 1e-3)
-    fast = fitted_preprocessing(Dataset(samples, None, scale=scale, shift=shift))
-    with np.errstate(invalid="ignore"):
-        full = Preprocessing.fitted(samples, shift, scale)
-    assert (fast.low, fast.high, fast.kind, fast.dtype) == (full.low, full.high, full.kind, full.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)        # all NaN: nanmin warns, both paths
+        fast = fitted_preprocessing(Dataset(samples, None, scale=scale, shift=shift))
+        with np.errstate(invalid="ignore"):
+            full = Preprocessing.fitted(samples, shift, scale)
+    np.testing.assert_equal((fast.low, fast.high, fast.kind, fast.dtype),
+                            (full.low, full.high, full.kind, full.dtype))       # NaN equals NaN
 
 
 @pytest.mark.parametrize("layout", ["rows", "batch-innermost"])

@@ -299,13 +299,13 @@ def fitted_preprocessing(train: Dataset) -> Preprocessing:
     scale per sample position, and rounding keeps it monotonic, so the extremes of the
     normalised data are the normalised extremes of each position: the same range, bit for bit
     (NaNs are skipped by both, as ``np.nanmin`` skips them). With one shift and scale for every
-    position, integer samples need only their overall extremes (:func:`integer_extremes`).
+    position, the overall extremes are enough (:func:`overall_extremes`).
     """
     x = train.x
     if len(x) == 0:
         return Preprocessing.fitted(x, train.shift, train.scale)
-    if x.dtype.kind in "iu" and np.ndim(train.shift) == 0 and np.ndim(train.scale) == 0:
-        return Preprocessing.fitted(integer_extremes(x), train.shift, train.scale)
+    if np.ndim(train.shift) == 0 and np.ndim(train.scale) == 0:
+        return Preprocessing.fitted(overall_extremes(x), train.shift, train.scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)     # an all-NaN position: NaN, skipped below
         extremes = np.stack([np.nanmin(x, axis=0), np.nanmax(x, axis=0)]) if x.dtype.kind == "f" \
@@ -313,18 +313,27 @@ def fitted_preprocessing(train: Dataset) -> Preprocessing:
     return Preprocessing.fitted(extremes, train.shift, train.scale)
 
 
-#: Rows per chunk :func:`integer_extremes` scans.
+#: Rows per chunk :func:`overall_extremes` scans in integer samples.
 EXTREMES_CHUNK_ROWS = 4096
 
 
-def integer_extremes(x: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.integer[Any]]:
-    """``[[min], [max]]`` of the integer samples ``x`` ``(n, ...)``, in their dtype.
+def overall_extremes(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``[[min], [max]]`` of the samples ``x`` ``(n, ...)`` in their dtype, NaNs skipped.
 
-    Scans :data:`EXTREMES_CHUNK_ROWS` rows at a time and stops once the extremes reach the
-    dtype's own bounds, which no later value can pass: MNIST's first chunk holds 0 and 255,
-    so a ``fit`` call reads 3 MB instead of 47 MB (0.4 ms instead of 6.8 ms; the benchmark
-    and epoch-by-epoch loops call ``fit`` once per epoch).
+    Integer samples are scanned :data:`EXTREMES_CHUNK_ROWS` rows at a time, stopping once the
+    extremes reach the dtype's own bounds, which no later value can pass: MNIST's first chunk
+    holds 0 and 255, so a ``fit`` call reads 3 MB instead of 47 MB (0.4 ms instead of 6.8 ms;
+    loops that call ``fit`` once per epoch pay it every epoch). Float samples take one
+    ``min`` and one ``max`` over all values (12 ms for MNIST as float32, against 26 ms per
+    position), and ``nanmin``/``nanmax`` only when those meet a NaN.
     """
+    if x.dtype.kind == "f":
+        low, high = x.min(), x.max()
+        if np.isnan(low) or np.isnan(high):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)     # all NaN: NaN, skipped by fitted
+                low, high = np.nanmin(x), np.nanmax(x)
+        return np.array([[low], [high]], dtype=x.dtype)
     bounds = np.iinfo(x.dtype)
     low, high = bounds.max, bounds.min
     for start in range(0, len(x), EXTREMES_CHUNK_ROWS):
