@@ -15,6 +15,7 @@ import numpy.typing as npt
 from . import checks
 from .archive import MODEL_FORMAT, WEIGHTS_PREFIX, header, json_array, prefixed, write_archive
 from .errors import InvalidArgument, ModelFileError, ModelSizeError, ShapeError
+from .fusion import Step, steps
 from .layers.base import Layer, layer_config, layer_from_config
 from .parameter import Parameter, ParameterBuffer, active_budget, default_budget
 from .typing import Array, DType, Shape, float_dtype
@@ -200,6 +201,7 @@ class Sequential:
         self.buffer: ParameterBuffer | None = None
         self.preprocessing: Preprocessing | None = None
         self._range_warned = False
+        self._plans: dict[int | None, list[Step]] = {}
         if input_shape is not None:
             self.build(tuple(input_shape))
 
@@ -229,6 +231,7 @@ class Sequential:
                     raise type(error)(f"layer [{i}] {type(layer).__name__}: {error}") from None
         self.output_shape = shape
         self.buffer = ParameterBuffer(self.parameters())
+        self._plans.clear()
         return shape
 
     # -- computing ----------------------------------------------------------
@@ -250,8 +253,8 @@ class Sequential:
         if not self.built:
             self.build(out.shape[1:])
         self._check_input(out)
-        for layer in self.layers[:until]:
-            out = layer.forward(out, training=training)
+        for step in self._steps(until):
+            out = step.forward(out, training=training)
         return out
 
     def __call__(self, x: npt.ArrayLike, *, training: bool = False) -> Array:
@@ -266,13 +269,21 @@ class Sequential:
         layer skips computing ``dL/dX`` (training) and None is returned.
         """
         grad = grad.astype(self.dtype, copy=False)
-        layers = self.layers[:start]
-        for layer in reversed(layers[1:]):
-            grad = layer.backward(grad)
+        steps = self._steps(start)
+        for step in reversed(steps[1:]):
+            grad = step.backward(grad)
         if not input_gradient:
-            layers[0].backward_parameters(grad)
+            steps[0].backward_parameters(grad)
             return None
-        return layers[0].backward(grad)
+        return steps[0].backward(grad)
+
+    def _steps(self, stop: int | None) -> list[Step]:
+        """How :meth:`forward` runs ``layers[:stop]``: the layers, with adjacent pairs that
+        compute faster together fused (:mod:`layernet.fusion`; the same numbers)."""
+        plan = self._plans.get(stop)
+        if plan is None:
+            plan = self._plans[stop] = steps(self.layers[:stop])
+        return plan
 
     def backward_parameters(self, grad: Array) -> None:
         """:meth:`backward` without the input gradient (what training needs)."""
