@@ -3,7 +3,9 @@
 :meth:`layernet.Sequential.forward` and ``backward`` run a model as a list of *steps*
 (:func:`steps`): each layer is a step, except that a ``ReLU`` directly followed by a
 ``MaxPool2D`` is one step, :class:`PooledReLU`, which pools first and rectifies the pooled
-map. The layers themselves (what ``model.layers`` lists, saves and exports) do not change.
+map. The layers themselves (what ``model.layers`` lists, saves and exports) do not change,
+and the steps are derived from ``model.layers`` on every call, so changing that list is seen
+at once.
 
 Only the built-in classes themselves are fused, never subclasses, whose ``forward`` may
 differ.
@@ -18,7 +20,6 @@ from .layers.activations import ReLU
 from .layers.base import Layer
 from .layers.pooling import MaxPool2D
 from .typing import Array
-
 
 L = TypeVar("L", bound=Layer)
 
@@ -43,10 +44,11 @@ class PooledReLU:
     the feature map for 2×2 windows; on the LeNet-style MNIST network (case E of
     ``benchmarks/speed.py``) the two ReLUs before its pools took 13 % of a training epoch.
 
-    The outputs are equal bit for bit. So are the input gradients: where the window maximum
-    is positive, both route ``dY`` to its first occurrence (ReLU keeps the positive values
-    and their order); where it is not, both give the window a zero gradient (the ReLU's
-    derivative is 0 there).
+    The outputs are equal bit for bit, and so are the input gradients up to the sign of
+    zeros: where a window's maximum is positive, both route ``dY`` to its first occurrence
+    (ReLU keeps the positive values and their order); where it is not, both give the window
+    a zero gradient (the ReLU's derivative is 0 there). A window whose maximum is NaN, which
+    training refuses anyway, may route differently.
 
     Each layer still does its own work, in swapped order: the ReLU's cache then holds the
     pooled map.

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from . import checks
 from .archive import MODEL_FORMAT, WEIGHTS_PREFIX, header, json_array, prefixed, write_archive
 from .errors import InvalidArgument, ModelFileError, ModelSizeError, ShapeError
-from .fusion import Step, steps
+from .fusion import steps
 from .layers.base import Layer, layer_config, layer_from_config
 from .parameter import Parameter, ParameterBuffer, active_budget, default_budget
 from .typing import Array, DType, Shape, float_dtype
@@ -201,7 +201,6 @@ class Sequential:
         self.buffer: ParameterBuffer | None = None
         self.preprocessing: Preprocessing | None = None
         self._range_warned = False
-        self._plans: dict[int | None, list[Step]] = {}
         if input_shape is not None:
             self.build(tuple(input_shape))
 
@@ -231,7 +230,6 @@ class Sequential:
                     raise type(error)(f"layer [{i}] {type(layer).__name__}: {error}") from None
         self.output_shape = shape
         self.buffer = ParameterBuffer(self.parameters())
-        self._plans.clear()
         return shape
 
     # -- computing ----------------------------------------------------------
@@ -241,7 +239,8 @@ class Sequential:
         Inputs are converted to the model's dtype; integer inputs (e.g. uint8 pixels) are
         first normalised by :attr:`preprocessing` when the model has one (float inputs are
         taken as normalised already: use :meth:`predict` for raw float data). With ``training=True``
-        dropout is active. Each layer caches what :meth:`backward` needs.
+        dropout is active. Each layer caches what :meth:`backward` needs (a ``ReLU``
+        followed by ``MaxPool2D`` runs after the pool: :mod:`layernet.fusion`).
         ``until`` stops before that layer index (``until=-1``: all but the last
         layer, as a fused loss needs).
         """
@@ -253,7 +252,7 @@ class Sequential:
         if not self.built:
             self.build(out.shape[1:])
         self._check_input(out)
-        for step in self._steps(until):
+        for step in steps(self.layers[:until]):
             out = step.forward(out, training=training)
         return out
 
@@ -269,21 +268,13 @@ class Sequential:
         layer skips computing ``dL/dX`` (training) and None is returned.
         """
         grad = grad.astype(self.dtype, copy=False)
-        steps = self._steps(start)
-        for step in reversed(steps[1:]):
+        plan = steps(self.layers[:start])
+        for step in reversed(plan[1:]):
             grad = step.backward(grad)
         if not input_gradient:
-            steps[0].backward_parameters(grad)
+            plan[0].backward_parameters(grad)
             return None
-        return steps[0].backward(grad)
-
-    def _steps(self, stop: int | None) -> list[Step]:
-        """How :meth:`forward` runs ``layers[:stop]``: the layers, with adjacent pairs that
-        compute faster together fused (:mod:`layernet.fusion`; the same numbers)."""
-        plan = self._plans.get(stop)
-        if plan is None:
-            plan = self._plans[stop] = steps(self.layers[:stop])
-        return plan
+        return plan[0].backward(grad)
 
     def backward_parameters(self, grad: Array) -> None:
         """:meth:`backward` without the input gradient (what training needs)."""
@@ -351,7 +342,7 @@ class Sequential:
         return weights
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero."""
+        """Make every parameter's gradient zero (deferred: see :class:`~layernet.parameter.Parameter`)."""
         if self.buffer is not None:
             self.buffer.zero_grad()
 

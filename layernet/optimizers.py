@@ -44,9 +44,9 @@ class Optimizer(Configured):
     slots: tuple[str, ...] = ()
 
     def __init__(self, params: Params, lr: float) -> None:
-        self._groups = flat_groups(params)
         self.params: list[Parameter] = (params.parameters if isinstance(params, ParameterBuffer)
                                         else list(params))
+        self._groups = flat_groups(params if isinstance(params, ParameterBuffer) else self.params)
         self.lr = checks.number("lr", lr, min=0.0, min_open=True)
         self.steps = 0
         self._state: list[dict[str, Array]] = [{} for _ in self._groups]

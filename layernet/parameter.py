@@ -51,6 +51,8 @@ class Parameter:
     when ``grad`` is next read, unless a layer first writes a whole contribution through
     :meth:`grad_to_fill`, which then overwrites ``grad`` instead of adding to it. A training
     step thus skips one pass over the gradients and one over each layer's weight gradient.
+    Code that adds into ``grad`` reads the property each time: an array kept from before
+    :meth:`zero_grad` skips the deferred zeros, which the optimiser then writes over it.
 
     Args:
         value: the initial array; used as is when it is a C-contiguous float

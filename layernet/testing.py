@@ -251,6 +251,15 @@ def _perturbed(model: Sequential, seed: int) -> Sequential:
     return model
 
 
+def _stale_zero_grad(model: Sequential) -> None:
+    """``model.zero_grad()`` over gradients that hold NaN, as stale values from an earlier step
+    would: a layer that overwrites only part of a gradient after :meth:`Parameter.grad_to_fill`
+    then leaves NaN behind."""
+    for parameter in model.parameters():
+        parameter.grad[...] = np.nan
+    model.zero_grad()
+
+
 def _dY(shape: tuple[int, ...], seed: int) -> Array:
     grad: Array = np.random.default_rng(seed + 2).standard_normal(shape)
     return grad
@@ -361,7 +370,7 @@ def _layer_accumulation(layer: Layer, shape: Shape, x: Array, seed: int) -> str 
         return "the layer has no parameters"
     dY = _dY((len(x), *built.output_shape), seed)
     built.forward(x.copy())
-    model.zero_grad()
+    _stale_zero_grad(model)
     built.backward(dY.copy())
     once = {p.name: p.grad.copy() for p in built.parameters()}
     built.backward(dY.copy())
@@ -369,7 +378,8 @@ def _layer_accumulation(layer: Layer, shape: Shape, x: Array, seed: int) -> str 
         if not np.allclose(parameter.grad, 2 * once[parameter.name], rtol=_RTOL, atol=_ATOL):
             raise _Mismatch(f"after two backward passes {parameter.name}.grad is not twice that of one "
                             f"(off by up to {_max_difference(parameter.grad, 2 * once[parameter.name]):.3g}); "
-                            f"backward must add into param.grad (+=), not assign it")
+                            f"backward must add into param.grad (+=), not assign it (or, when "
+                            f"grad_to_fill() returns add=False, write every element)")
     return None
 
 
@@ -377,11 +387,11 @@ def _layer_backward_parameters(layer: Layer, shape: Shape, x: Array, seed: int) 
     model = _perturbed(_model(layer, shape, seed, np.float64), seed)
     built = model.layers[0]
     dY = _dY((len(x), *built.output_shape), seed)
-    model.zero_grad()
+    _stale_zero_grad(model)
     built.forward(x.copy())
     built.backward(dY.copy())
     expected = {p.name: p.grad.copy() for p in built.parameters()}
-    model.zero_grad()
+    _stale_zero_grad(model)
     built.forward(x.copy())
     built.backward_parameters(dY.copy())
     for parameter in built.parameters():

@@ -258,6 +258,20 @@ class _AssigningScale(Layer):
         return dY * self.gamma.value
 
 
+class _PartlyFilledScale(_AssigningScale):
+    """``Y = X · γ`` whose backward, told to overwrite ``γ.grad`` (``grad_to_fill``), writes only
+    part of it: the rest keeps whatever an earlier step left there."""
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        grad, add = self.gamma.grad_to_fill()
+        contribution = (dY * self._x).sum(axis=0)
+        if add:
+            grad += contribution
+        else:
+            grad[:1] = contribution[:1]          # the bug: grad[1:] is not written
+        return dY * self.gamma.value
+
+
 class _BatchCentred(Layer):
     """``Y = X − mean over the batch`` (a correct backward, but rows depend on each other)."""
 
@@ -319,6 +333,15 @@ def test_check_layer_names_the_broken_check(layer: Layer, check: str, message: s
     assert error.check == check and error.subject == repr(layer)
     assert re.search(message, error.detail), error.detail
     assert isinstance(error, ln.LayernetError) and isinstance(error, AssertionError)
+
+
+def test_a_gradient_overwritten_only_in_part_fails_the_gradient_and_accumulation_checks() -> None:
+    """The checks start from stale gradients (NaN) behind a deferred zero_grad, as training does."""
+    layer = _PartlyFilledScale()
+    assert failing_check(lambda: check_layer(layer, (3,), require_registered=False)).check == "gradients"
+    error = failing_check(lambda: check_layer(layer, (3,), require_registered=False,
+                                              skip=["gradients", "gradients_training"]))
+    assert error.check == "accumulation" and "grad_to_fill" in error.detail
 
 
 def test_a_wrong_gradient_is_also_a_gradient_check_error() -> None:

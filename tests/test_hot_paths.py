@@ -94,7 +94,7 @@ def test_forward_outputs_stay_valid_after_the_next_forward() -> None:
 
 
 @pytest.mark.parametrize("kind", ["uint8", "uint8 bounds in the last row", "uint8 inside its bounds",
-                                  "int16", "float32", "float32 with NaN", "float64 all NaN"])
+                                  "int16", "bool", "float32", "float32 with NaN", "float64 all NaN"])
 @pytest.mark.parametrize("shift, scale", [(0.0, 1 / 255), (3.0, -0.7), (0.0, 1.0), ("mean", "std")])
 def test_preprocessing_range_from_extremes_equals_the_full_computation(
         monkeypatch: pytest.MonkeyPatch, kind: str, shift: Any, scale: Any) -> None:
@@ -106,6 +106,8 @@ def test_preprocessing_range_from_extremes_equals_the_full_computation(
         samples[-1, 3], samples[-1, 9] = 0, 255
     elif kind == "uint8 inside its bounds":
         samples = rng.integers(7, 200, (500, 12), dtype=np.uint8)
+    elif kind == "bool":
+        samples = samples > 128
     elif kind == "int16":
         samples = rng.integers(-3000, 4000, (500, 12), dtype=np.int16)
     elif kind.startswith("float"):

@@ -266,7 +266,7 @@ def test_zero_grad_clears_every_gradient() -> None:
     assert any(p.grad.any() for p in model.parameters())
     model.zero_grad()
     assert not any(p.grad.any() for p in model.parameters())
-    assert not model.buffer.grads.any()
+    assert model.buffer is not None and not model.buffer.grads.any()
 
 
 @pytest.mark.parametrize("spec", [

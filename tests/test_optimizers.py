@@ -243,6 +243,15 @@ def test_zero_grad_clears_the_models_gradients() -> None:
     assert all(not p.grad.any() for p in model.parameters())
 
 
+def test_an_optimizer_of_a_one_shot_iterator_zeroes_its_gradients() -> None:
+    model = _model()
+    optimizer = ln.SGD(iter(model.parameters()), lr=0.1)
+    assert optimizer.params == model.parameters()
+    _grads(model, 0)
+    optimizer.zero_grad()
+    assert all(not p.grad.any() for p in model.parameters())
+
+
 @pytest.mark.parametrize("spec", OPTIMIZER_SPECS)
 def test_a_step_after_zero_grad_alone_sees_zero_gradients(spec: dict[str, Any]) -> None:
     """zero_grad defers its zeros; step writes them before reading the flat gradient array."""

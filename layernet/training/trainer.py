@@ -302,9 +302,9 @@ def fitted_preprocessing(train: Dataset) -> Preprocessing:
     position, the overall extremes are enough (:func:`overall_extremes`).
     """
     x = train.x
-    if len(x) == 0:
+    if x.size == 0:
         return Preprocessing.fitted(x, train.shift, train.scale)
-    if np.ndim(train.shift) == 0 and np.ndim(train.scale) == 0:
+    if x.dtype.kind in "iuf" and np.ndim(train.shift) == 0 and np.ndim(train.scale) == 0:
         return Preprocessing.fitted(overall_extremes(x), train.shift, train.scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)     # an all-NaN position: NaN, skipped below
@@ -318,7 +318,8 @@ EXTREMES_CHUNK_ROWS = 4096
 
 
 def overall_extremes(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """``[[min], [max]]`` of the samples ``x`` ``(n, ...)`` in their dtype, NaNs skipped.
+    """``[[min], [max]]`` of the integer or float samples ``x`` ``(n, ...)`` in their dtype,
+    NaNs skipped.
 
     Integer samples are scanned :data:`EXTREMES_CHUNK_ROWS` rows at a time, stopping once the
     extremes reach the dtype's own bounds, which no later value can pass: MNIST's first chunk
