@@ -106,6 +106,7 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import layernet as ln  # noqa: E402
 import numpy_floor as nf  # noqa: E402
+from layernet import kernels  # noqa: E402
 from seeds_loop import SeedsLoop  # noqa: E402
 
 Epoch = Callable[[], int]
@@ -513,6 +514,14 @@ def startup_times(repeats: int) -> dict[str, Any]:
 
 # -- machine ------------------------------------------------------------------------------------
 
+def adam_update() -> str:
+    """How layernet's Adam updates here: the compiled kernel of the ``[fast]`` extra, or numpy."""
+    if kernels.adam_kernel() is None:
+        return "numpy passes (numba not installed or LAYERNET_KERNELS=numpy)"
+    import numba
+    return f"one compiled pass (numba {numba.__version__})"
+
+
 def machine(threads: int, use_torch: bool) -> dict[str, Any]:
     cpu = platform.processor() or "unknown"
     try:
@@ -530,6 +539,7 @@ def machine(threads: int, use_torch: bool) -> dict[str, Any]:
                                                    "architecture", "num_threads", "threading_layer")}
                         for pool in threadpool_info()],
         "load_average_before": list(os.getloadavg()),
+        "adam_update": adam_update(),
     }
     info["torch"] = None
     if use_torch:
@@ -593,6 +603,7 @@ def print_report(report: dict[str, Any]) -> None:
     for p in blas:
         print(f"BLAS (threadpoolctl): {p['internal_api']} {p['version']}, kernel {p['architecture']}, "
               f"{p['num_threads']} thread(s)")
+    print(f"layernet's Adam update: {m.get('adam_update', 'not recorded')}")
     print(f"\nSeconds per epoch, median of {report['epochs']} interleaved epochs, wall / CPU; "
           f"ratios layernet / contender, wall / CPU.\n")
     print("| case | network | batch | layernet | numpy floor | PyTorch | GEMM floor "

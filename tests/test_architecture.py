@@ -37,7 +37,7 @@ FLOORS: dict[str, int] = {
     # 2 core maths: parameters, layers, losses, optimisers, the model
     "layernet.parameter": 2, "layernet.initializers": 2, "layernet.schedules": 2, "layernet.ops": 2,
     "layernet.patches": 2, "layernet.layers": 2, "layernet.losses": 2, "layernet.optimizers": 2,
-    "layernet.model": 2, "layernet.fusion": 2, "layernet.objective": 2, "layernet.gradcheck": 2,
+    "layernet.model": 2, "layernet.fusion": 2, "layernet.kernels": 2, "layernet.objective": 2, "layernet.gradcheck": 2,
     # 3 data, training, model files and checkpoints
     "layernet.data": 3, "layernet.training": 3, "layernet.io": 3,
     # 4 YAML configs, the contract checks for layers, sweeps and export
@@ -51,7 +51,7 @@ ROOT = "layernet"
 ROOT_FLOOR = 4.5
 #: Optional dependencies: imported only inside the functions that need them.
 LAZY = {"matplotlib", "torch", "onnx", "onnxruntime", "optuna", "dask", "distributed", "ray",
-        "tensorboardX", "tensorboard"}
+        "tensorboardX", "tensorboard", "numba"}
 #: Core and standard-library dependencies imported where used (inside functions), so ``import
 #: layernet`` stays fast: pandas, and the networking modules only a download needs.
 SLOW = {"pandas", "urllib", "http"}

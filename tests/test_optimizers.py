@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import tracemalloc
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
+from layernet import kernels, optimizers
 from layernet.optimizers import Adagrad, NAdam, RAdam, RMSprop, get_optimizer, optimizer_config
 
 #: One configuration of each optimiser family and option.
@@ -490,3 +492,42 @@ def test_steps_allocate_nothing(spec: dict[str, Any], layout: str) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 1024
+
+
+# -- the compiled Adam kernel (numba, the [fast] extra) -------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", [s for s in OPTIMIZER_SPECS if s["type"].startswith("Adam")])
+def test_the_compiled_adam_kernel_gives_the_numpy_passes_numbers_bit_for_bit(
+        monkeypatch: pytest.MonkeyPatch, spec: dict[str, Any], dtype: Any) -> None:
+    pytest.importorskip("numba")
+    assert kernels.adam_kernel() is not None
+    size = optimizers.CHUNK + 1000                     # two chunks for the numpy passes
+    rng = np.random.default_rng(7)
+    start = rng.standard_normal(size).astype(dtype)
+    results = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(optimizers, "adam_kernel", lambda: None)
+        p = ln.Parameter(start.copy(), "w")
+        optimizer = get_optimizer(spec, [p])
+        for step in range(5):
+            p.grad[...] = np.random.default_rng(step).standard_normal(size).astype(dtype) + 0.1 * p.value
+            optimizer.step()
+        results.append((p.value.copy(), optimizer.state_dict()))
+    (kernel_value, kernel_state), (numpy_value, numpy_state) = results
+    np.testing.assert_array_equal(kernel_value, numpy_value)
+    for slot in optimizer.slots:
+        np.testing.assert_array_equal(kernel_state[slot], numpy_state[slot])
+
+
+def test_the_compiled_kernels_can_be_turned_off_and_are_absent_without_numba(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    kernels.adam_kernel.cache_clear()
+    monkeypatch.setenv(kernels.KERNELS_VARIABLE, "numpy")
+    assert kernels.adam_kernel() is None
+    kernels.adam_kernel.cache_clear()
+    monkeypatch.delenv(kernels.KERNELS_VARIABLE)
+    monkeypatch.setitem(sys.modules, "numba", None)          # import numba raises ImportError
+    assert kernels.adam_kernel() is None
+    kernels.adam_kernel.cache_clear()
