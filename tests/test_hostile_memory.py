@@ -154,7 +154,10 @@ def huge_model_cases(tmp: Path, good: Path) -> Cases:
 
 
 def run_child(argv: list[str], cwd: Path, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | (extra or {})
+    # LAYERNET_KERNELS=numpy: the numpy Adam, so that a run which trains measures the readers'
+    # memory, not the ~100 MB that numba's LLVM (the [fast] extra) adds at the first Adam step.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {
+        "LAYERNET_KERNELS": "numpy"} | (extra or {})
     # Through a shell that forks the child: Linux carries a process's ru_maxrss across exec (and a
     # child forked from pytest starts with pytest's RSS), so a child started directly would report
     # at least pytest's peak and hide anything below it.
