@@ -531,3 +531,27 @@ def test_the_compiled_kernels_can_be_turned_off_and_are_absent_without_numba(
     monkeypatch.setitem(sys.modules, "numba", None)          # import numba raises ImportError
     assert kernels.adam_kernel() is None
     kernels.adam_kernel.cache_clear()
+
+
+def test_a_mistyped_kernel_choice_is_refused_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(kernels.KERNELS_VARIABLE, "nunpy")
+    model = _model()
+    with pytest.raises(ln.LayernetError, match=r"LAYERNET_KERNELS.*numba or numpy"):
+        ln.Trainer(model, ln.CrossEntropy(), ln.Adam(model.parameters()))
+    monkeypatch.setenv(kernels.KERNELS_VARIABLE, " NumPy ")
+    assert kernels.kernel_choice() == "numpy"
+
+
+def test_a_damaged_kernel_cache_compiles_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    numba = pytest.importorskip("numba")
+    kernels.adam_kernel.cache_clear()
+    plain = numba.njit
+
+    def no_cache(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", no_cache)
+    assert kernels.adam_kernel() is not None
+    kernels.adam_kernel.cache_clear()

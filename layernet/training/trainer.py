@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from ..data.dataset import Dataset
 from ..errors import DataError, InvalidArgument, TrainingDivergedError
+from ..kernels import kernel_choice
 from ..losses import Loss
 from ..model import Preprocessing, Sequential
 from ..objective import pair
@@ -99,6 +100,7 @@ class Trainer:
             raise InvalidArgument("optimizer", type(optimizer).__name__, "an optimizer of this "
                                   "model's parameters", "create it with model.parameters() after "
                                   "the model is built")
+        kernel_choice()         # a mistyped LAYERNET_KERNELS fails here, before any step
         self.objective = pair(model, loss)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.schedule, self.settings = schedule, settings
